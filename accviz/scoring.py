@@ -1,0 +1,161 @@
+"""Token-scoring strategies: which word-vectors matter in a layer.
+
+Every strategy has one verb, ``score(attn_probs, values, query_mask) -> (B, n)``, so the
+pruned forward, the app and the benchmarks can swap them by name (captum-style: one
+algorithm per class, independent of any UI).
+
+Notation (one layer): B sequences, H heads, n word-vectors entering the layer, head size d_h.
+``attn_probs[b, h, i, j]`` is A_h[i, j], the softmax attention of query i on key j (padding keys
+get 0); ``values[b, h, j]`` is v_{h,j}; ``query_mask[b, i]`` is m_i = 1 for a real query.
+
+Scores of one sequence are normalised to sum to 1 over its real word-vectors; padding gets 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from accviz.errors import AccvizError
+
+_EPS = 1e-12
+
+
+def _normalise(raw: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+    """raw (B, n) >= 0 -> (B, n) summing to 1 over real positions, 0 on padding."""
+    raw = raw * key_mask
+    return raw / raw.sum(dim=1, keepdim=True).clamp_min(_EPS)
+
+
+def _received_attention(attn_probs: torch.Tensor, query_mask: torch.Tensor) -> torch.Tensor:
+    """sum_i m_i A_h[i, j] for every head and key: (B, H, n).
+
+    Written as a (1 x n) @ (n x n) matmul per head so it costs H*n^2 multiply-adds, the term the
+    FLOPs model counts as the scoring cost.
+    """
+    weights = query_mask.to(attn_probs.dtype)[:, None, None, :]  # (B, 1, 1, n)
+    return torch.matmul(weights, attn_probs).squeeze(2)  # (B, H, n)
+
+
+class TokenScorer:
+    """Interface: ``score(attn_probs (B,H,n,n), values (B,H,n,d_h), query_mask (B,n)) -> (B, n)``."""
+
+    name: str = "base"
+    needs_attention: bool = True  # False: the scorer ignores attn_probs and values
+
+    def score(self, attn_probs: torch.Tensor, values: torch.Tensor, query_mask: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+@dataclass
+class AccScorer(TokenScorer):
+    """Attention Context Contribution (this project's interpretation of the paper's metric).
+
+        ACC_l(j) = sum_i m_i * sum_h A_h[i, j] * ||v_{h,j}||_2,   then normalised over j.
+
+    How much word-vector j contributes to the attention contexts of all real queries: the
+    attention it receives, weighted by the size of what it sends (its value vector).
+    """
+
+    name: str = "acc"
+
+    def score(self, attn_probs, values, query_mask):
+        received = _received_attention(attn_probs, query_mask)  # (B, H, n)
+        value_norms = values.norm(dim=-1)  # (B, H, n)
+        raw = (received * value_norms).sum(dim=1)  # (B, n)
+        return _normalise(raw, query_mask.to(raw.dtype))
+
+
+@dataclass
+class AttentionScorer(TokenScorer):
+    """PoWER-BERT's significance: attention received, summed over heads and real queries.
+
+    S_l(j) = sum_i m_i * sum_h A_h[i, j],   then normalised over j.
+    """
+
+    name: str = "attention"
+
+    def score(self, attn_probs, values, query_mask):
+        raw = _received_attention(attn_probs, query_mask).sum(dim=1)  # (B, n)
+        return _normalise(raw, query_mask.to(raw.dtype))
+
+
+@dataclass
+class MeanAttentionScorer(TokenScorer):
+    """LTP's importance: mean attention received over heads and *all* n query rows.
+
+        S_l(j) = 1/(H n) * sum_i sum_h A_h[i, j],   then normalised over j.
+
+    LTP scores fixed-length padded inputs, so padding queries vote too; that is the only
+    difference from ``attention`` (on an unpadded sequence the rankings coincide). LTP's learned
+    per-layer thresholds are not implemented: accviz applies every score through the same profile.
+    """
+
+    name: str = "mean-attention"
+
+    def score(self, attn_probs, values, query_mask):
+        all_queries = torch.ones_like(query_mask, dtype=attn_probs.dtype)
+        raw = _received_attention(attn_probs, all_queries).mean(dim=1)  # (B, n)
+        return _normalise(raw, query_mask.to(raw.dtype))
+
+
+@dataclass
+class RandomScorer(TokenScorer):
+    """Uniform random scores from a seeded generator: the floor any strategy must beat."""
+
+    seed: int = 0
+    name: str = "random"
+    needs_attention: bool = False
+    _generator: torch.Generator = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self._generator = torch.Generator().manual_seed(self.seed)
+
+    def score(self, attn_probs, values, query_mask):
+        raw = torch.rand(query_mask.shape, generator=self._generator).to(query_mask.device)
+        return _normalise(raw, query_mask.to(raw.dtype))
+
+
+@dataclass
+class TruncationScorer(TokenScorer):
+    """Keeps the first word-vectors: score decreases with position (the truncation baseline).
+
+    Under the same profile it spends exactly the same FLOPs as any other strategy.
+    """
+
+    name: str = "truncation"
+    needs_attention: bool = False
+
+    def score(self, attn_probs, values, query_mask):
+        n = query_mask.shape[1]
+        raw = torch.arange(n, 0, -1, dtype=torch.float32, device=query_mask.device).expand(query_mask.shape)
+        return _normalise(raw, query_mask.to(raw.dtype))
+
+
+STRATEGIES: dict[str, type[TokenScorer]] = {
+    "acc": AccScorer,
+    "attention": AttentionScorer,
+    "mean-attention": MeanAttentionScorer,
+    "random": RandomScorer,
+    "truncation": TruncationScorer,
+}
+
+STRATEGY_DESCRIPTIONS = {
+    "acc": "ACC (this project): attention received x value norm",
+    "attention": "PoWER-BERT: attention received",
+    "mean-attention": "LTP: mean attention over heads and all queries",
+    "random": "random (seeded)",
+    "truncation": "truncation: keep the first tokens",
+}
+
+
+def get_scorer(name: str | TokenScorer, *, seed: int = 0) -> TokenScorer:
+    """A scorer by name (``acc``, ``attention``, ``mean-attention``, ``random``, ``truncation``)."""
+    if isinstance(name, TokenScorer):
+        return name
+    key = str(name).strip().lower()
+    if key not in STRATEGIES:
+        raise AccvizError(f"Unknown scoring strategy {name!r}; choose one of: {', '.join(STRATEGIES)}.")
+    cls = STRATEGIES[key]
+    return cls(seed=seed) if cls is RandomScorer else cls()
