@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# tests never touch the user's cache
+os.environ["ACCVIZ_CACHE"] = __import__("tempfile").mkdtemp(prefix="accviz-test-cache-")
 
 from pathlib import Path  # noqa: E402
 
