@@ -1,0 +1,360 @@
+"""The ``accviz`` command line: a thin layer over the engine.
+
+accviz app                       start the Streamlit app (127.0.0.1 unless --host says otherwise)
+accviz prepare                   build the default model (MiniLM fine-tuned on the default task)
+accviz finetune --task sst2 ...  fine-tune with elimination active
+accviz eval --task sst2 --model M --speedup 2.0      offline-tuning: any speedup, no retraining
+accviz sweep --task sst2 --model M                   the accuracy-vs-speedup grid -> cached_runs/
+accviz demo "some text"          which word-vectors each layer keeps
+accviz bench speedup|fidelity|accuracy               benchmarks (python -m accviz.bench)
+accviz models                    cached fine-tuned checkpoints
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from accviz.errors import AccvizError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+APP_SCRIPT = REPO_ROOT / "app" / "streamlit_app.py"
+
+
+def _tqdm_progress():
+    from tqdm.auto import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(stage: str, done: int, total: int, info: dict) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="step", dynamic_ncols=True)
+        bar.n = done
+        if "loss" in info:
+            bar.set_postfix(loss=f"{info['loss']:.3f}")
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _set_threads(threads: int | None) -> None:
+    import torch
+
+    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+
+
+def _load(model: str | None, num_labels=None, allow_pickle=False):
+    from accviz.loading import load_model
+    from accviz.models import resolve_model
+
+    return load_model(
+        resolve_model(model), num_labels=num_labels, allow_pickle=allow_pickle, attn_implementation="sdpa"
+    )
+
+
+def cmd_app(args) -> int:
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"WARNING: serving on {args.host}: anyone who can reach this machine can use the app. "
+            "Visitors can only pick cached checkpoints and the allow-list; free-text model paths are off.",
+            file=sys.stderr,
+        )
+    env = dict(os.environ, ACCVIZ_SERVER_HOST=args.host)
+    if args.model:
+        env["ACCVIZ_MODEL"] = args.model
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+        "--server.address", args.host, "--server.port", str(args.port),
+        "--server.headless", "true" if args.headless else "false",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    return subprocess.call(command, env=env)
+
+
+def cmd_prepare(args) -> int:
+    from accviz.models import prepare_default_model
+
+    path = prepare_default_model(progress=_tqdm_progress())
+    print(f"default model ready: {path}")
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    from dataclasses import replace
+
+    from accviz.cache import read_card
+    from accviz.finetune import FinetuneConfig
+    from accviz.models import prepare_finetuned
+
+    config = replace(
+        FinetuneConfig(),
+        task=args.task,
+        train_speedup=args.train_speedup,
+        strategy=args.strategy,
+        inplace_distill=not args.no_distill,
+        epochs=args.epochs,
+        max_train_examples=args.max_train_examples,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        time_budget_s=args.time_budget,
+        eval_examples=args.eval_examples,
+    )
+    path = prepare_finetuned(
+        args.model,
+        args.task,
+        config,
+        name=args.name,
+        glue_dir=args.glue_dir,
+        allow_pickle=args.allow_pickle,
+        progress=_tqdm_progress(),
+        rebuild=args.rebuild,
+    )
+    card = read_card(path, verify=False)
+    print(f"checkpoint: {path}")
+    print(
+        f"trained {card['steps']}/{card['planned_steps']} steps in {card['wall_time_s']} s"
+        + (" (stopped by the time budget)" if card["stopped_early"] else "")
+    )
+    for speedup, metrics in card["dev_metrics"].items():
+        print(f"dev at {speedup}x: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from accviz.data import load_split
+    from accviz.evaluate import evaluate_split
+    from accviz.tasks import get_task
+
+    spec = get_task(args.task)
+    loaded = _load(args.model, allow_pickle=args.allow_pickle)
+    data = load_split(spec.name, args.split, glue_dir=args.glue_dir)
+    if args.max_examples and args.max_examples < len(data):
+        data = data.subset(args.max_examples, seed=0)
+    print(f"{spec.name} {data.split}: {len(data)} examples from {data.source}")
+    for speedup in args.speedup:
+        result = evaluate_split(
+            loaded.model,
+            loaded.tokenizer,
+            data,
+            target_speedup=speedup,
+            strategy=args.strategy,
+            batch_size=args.batch_size,
+            max_length=args.max_length,
+            measure_latency=not args.no_latency,
+        )
+        metrics = ", ".join(f"{k} {v:.2f}" for k, v in result.metrics.items())
+        measured = f"{result.measured_speedup:.2f}x" if result.measured_speedup else "not measured"
+        kept = " ".join(f"{k:.1f}" for k in result.mean_kept_per_layer)
+        print(
+            f"target {speedup:g}x [{result.strategy}]: {metrics} | estimated {result.estimated_speedup:.2f}x "
+            f"(vs padded-128: {result.estimated_speedup_padded128:.2f}x; exact last layer alone {result.exact_last_layer_speedup:.2f}x) | "
+            f"measured {measured} | mean kept per layer: {kept} (mean length {result.mean_length:.1f})"
+        )
+        if result.message:
+            print(f"  note: {result.message}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from accviz.data import load_split
+    from accviz.finetune import library_versions, machine_description
+    from accviz.models import resolve_model
+    from accviz.sweep import run_sweep, sweep_dir, write_sweep
+
+    loaded = _load(args.model, allow_pickle=args.allow_pickle)
+    data = load_split(args.task, args.split, glue_dir=args.glue_dir)
+    if args.max_examples and args.max_examples < len(data):
+        data = data.subset(args.max_examples, seed=0)
+    name = args.name or Path(resolve_model(args.model)).name
+    progress = _tqdm_progress()
+    table = run_sweep(
+        loaded.model,
+        loaded.tokenizer,
+        data,
+        model_name=name,
+        speedups=args.speedups,
+        strategies=args.strategies,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        progress=lambda done, total, what: progress("sweep", done, total, {}),
+    )
+    card = {
+        "model": name,
+        "model_path": resolve_model(args.model),
+        "task": data.task,
+        "split": data.split,
+        "source": data.source,
+        "n_examples": len(data),
+        "command": " ".join(["accviz", *sys.argv[1:]]),
+        "versions": library_versions(),
+        "machine": machine_description(),
+    }
+    path = write_sweep(table, sweep_dir(args.out, name, data.task), card)
+    print(f"wrote {path}")
+    primary = table[table.metric == table.metric.iloc[0]]
+    print(
+        primary.pivot_table(index="target_speedup", columns="strategy", values="value").round(2).to_string()
+    )
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from accviz.analysis import analyze_text
+
+    loaded = _load(args.model)
+    analysis = analyze_text(
+        loaded.model,
+        loaded.tokenizer,
+        args.text,
+        args.text_pair,
+        target_speedup=args.speedup,
+        strategy=args.strategy,
+    )
+    print(f"tokens ({len(analysis.tokens)}): {' '.join(analysis.tokens)}")
+    for layer, kept in enumerate(analysis.kept_per_layer, start=1):
+        survivors = [
+            t
+            for t, left in zip(analysis.tokens, analysis.eliminated_at, strict=True)
+            if left == 0 or left > layer
+        ]
+        print(f"layer {layer}: keeps {kept:3d}  {' '.join(survivors)}")
+    print(
+        f"unpruned: {analysis.unpruned.label}  pruned: {analysis.pruned.label}  (estimated speedup {analysis.solved.estimated_speedup:.2f}x)"
+    )
+    return 0
+
+
+def cmd_models(args) -> int:
+    from accviz.models import list_cached_models, models_dir
+
+    models = list_cached_models()
+    print(f"cache: {models_dir()}")
+    for model in models:
+        print(f"  {model.describe()}")
+    if not models:
+        print("  (none yet: `accviz prepare` builds the default)")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from accviz import bench
+
+    return bench.main(args.bench_args)
+
+
+def _speedups(text: str) -> list[float]:
+    try:
+        return [float(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"speedups must be numbers separated by commas; got {text!r}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accviz", description="Latency-adjustable BERT by ACC word-vector elimination."
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    app = sub.add_parser("app", help="start the Streamlit app")
+    app.add_argument(
+        "--host", default="127.0.0.1", help="bind address (default 127.0.0.1; 0.0.0.0 exposes it)"
+    )
+    app.add_argument("--port", type=int, default=8501)
+    app.add_argument("--model", default=None, help="model to open with (default: the prepared default)")
+    app.add_argument("--headless", action="store_true", help="don't open a browser")
+    app.set_defaults(func=cmd_app)
+
+    sub.add_parser("prepare", help="build the default model now").set_defaults(func=cmd_prepare)
+    sub.add_parser("models", help="list cached fine-tuned checkpoints").set_defaults(func=cmd_models)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--task", default="rotten_tomatoes")
+    common.add_argument("--glue-dir", default=None, help="GLUE TSV folder (or set ACCVIZ_GLUE_DIR)")
+    common.add_argument(
+        "--allow-pickle", action="store_true", help="allow pickle (.bin) weights: they can run arbitrary code"
+    )
+    common.add_argument("--max-length", type=int, default=128)
+    common.add_argument("--batch-size", type=int, default=64)
+
+    finetune = sub.add_parser("finetune", parents=[common], help="fine-tune with elimination active")
+    finetune.add_argument(
+        "--model", default="default", help="base checkpoint: local dir or hub id (default MiniLM-L6)"
+    )
+    finetune.add_argument("--train-speedup", default="random:1-4", help="a number or random:LO-HI")
+    finetune.add_argument("--strategy", default="acc")
+    finetune.add_argument(
+        "--no-distill", action="store_true", help="no in-place distillation from the full model"
+    )
+    finetune.add_argument("--epochs", type=float, default=1.0)
+    finetune.add_argument("--max-train-examples", type=int, default=None)
+    finetune.add_argument("--lr", type=float, default=5e-5)
+    finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument("--time-budget", type=float, default=None, help="seconds; stop early past it")
+    finetune.add_argument("--eval-examples", type=int, default=None)
+    finetune.add_argument("--name", default=None, help="checkpoint name in the cache")
+    finetune.add_argument("--rebuild", action="store_true")
+    finetune.set_defaults(func=cmd_finetune, max_length=64, batch_size=32)
+
+    evaluate = sub.add_parser("eval", parents=[common], help="evaluate at any speedup (offline-tuning)")
+    evaluate.add_argument("--model", default="default")
+    evaluate.add_argument("--speedup", type=float, nargs="+", default=[1.0, 2.0])
+    evaluate.add_argument("--strategy", default="acc")
+    evaluate.add_argument("--split", default="dev")
+    evaluate.add_argument("--max-examples", type=int, default=None)
+    evaluate.add_argument("--no-latency", action="store_true")
+    evaluate.set_defaults(func=cmd_eval)
+
+    sweep = sub.add_parser("sweep", parents=[common], help="accuracy vs speedup for every strategy")
+    sweep.add_argument("--model", default="default")
+    sweep.add_argument("--split", default="dev")
+    sweep.add_argument("--speedups", type=_speedups, default=[1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0])
+    sweep.add_argument(
+        "--strategies",
+        type=lambda s: [x.strip() for x in s.split(",")],
+        default=["acc", "attention", "mean-attention", "random", "truncation"],
+    )
+    sweep.add_argument("--max-examples", type=int, default=None)
+    sweep.add_argument("--name", default=None, help="model name used for the output folder")
+    sweep.add_argument("--out", default=str(REPO_ROOT / "cached_runs"))
+    sweep.set_defaults(func=cmd_sweep)
+
+    demo = sub.add_parser("demo", help="show which word-vectors each layer keeps for one text")
+    demo.add_argument("text")
+    demo.add_argument("text_pair", nargs="?", default=None)
+    demo.add_argument("--model", default="default")
+    demo.add_argument("--speedup", type=float, default=2.0)
+    demo.add_argument("--strategy", default="acc")
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmarks (same as python -m accviz.bench)")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _set_threads(args.threads)
+    try:
+        return args.func(args)
+    except AccvizError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-written was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Fine-tuned checkpoints in the cache: the default model, and any the user fine-tuned.
+
+A checkpoint lives in ``<cache>/models/<name>/`` with safetensors weights, the tokenizer and a
+``card.json`` (with checksums) saying what produced it. It is written in a staging folder and
+published atomically under a file lock, so an interrupted or concurrent run never leaves a
+half-written checkpoint that is later taken for a finished one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from accviz import cache
+from accviz.errors import AccvizError, CacheError
+from accviz.finetune import FinetuneConfig, finetune
+
+DEFAULT_TASK = "rotten_tomatoes"
+DEFAULT_MODEL = "default"
+# The app's default: MiniLM-L6 fine-tuned on the embedded Rotten Tomatoes data, with elimination
+# sampled over the whole slider range and in-place distillation; sized to train in < 5 minutes
+# on 2 CPU cores (the time budget stops it early on a slower machine, and the card says so).
+DEFAULT_RECIPE = FinetuneConfig(
+    task=DEFAULT_TASK,
+    train_speedup="random:1-4",
+    inplace_distill=True,
+    epochs=1.0,
+    max_length=64,
+    batch_size=32,
+    learning_rate=8e-5,
+    time_budget_s=240.0,
+    eval_examples=None,
+)
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    name: str
+    path: Path
+    card: dict
+
+    @property
+    def task(self) -> str:
+        return self.card.get("task", "?")
+
+    def describe(self) -> str:
+        dev = self.card.get("dev_metrics", {}).get("1.0", {})
+        metric = ", ".join(f"{k} {v:.1f}" for k, v in dev.items())
+        return f"{self.name} ({self.task}; {metric or 'no dev metric'})"
+
+
+def models_dir() -> Path:
+    directory = cache.cache_dir() / "models"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-")[:80] or "model"
+
+
+def checkpoint_name(base_model: str, task: str, config: FinetuneConfig) -> str:
+    base = "minilm-l6" if base_model in (None, "", DEFAULT_MODEL, "minilm") else Path(str(base_model)).name
+    return slug(f"{base}__{task}__{config.train_speedup}__{config.strategy}__s{config.seed}")
+
+
+def default_model_dir() -> Path:
+    return models_dir() / checkpoint_name(DEFAULT_MODEL, DEFAULT_TASK, DEFAULT_RECIPE)
+
+
+def list_cached_models() -> list[CachedModel]:
+    """Every finished, checksum-valid checkpoint in the cache (partial or corrupt ones are skipped)."""
+    found = []
+    for directory in sorted(models_dir().iterdir()):
+        if not directory.is_dir() or ".partial-" in directory.name:
+            continue
+        try:
+            card = cache.read_card(directory, verify=False)
+        except CacheError:
+            continue
+        found.append(CachedModel(directory.name, directory, card))
+    return found
+
+
+def prepare_finetuned(
+    base_model: str | None = None,
+    task: str = DEFAULT_TASK,
+    config: FinetuneConfig = DEFAULT_RECIPE,
+    *,
+    name: str | None = None,
+    glue_dir: str | None = None,
+    allow_pickle: bool = False,
+    progress=None,
+    rebuild: bool = False,
+) -> Path:
+    """Fine-tunes ``base_model`` on ``task`` once and caches it; later calls return the cached path."""
+    from accviz.data import load_split
+    from accviz.loading import default_base_model_path, load_model
+    from accviz.tasks import get_task
+
+    spec = get_task(task)
+    config = replace(config, task=spec.name)
+    base = str(default_base_model_path()) if base_model in (None, "", DEFAULT_MODEL) else str(base_model)
+    final_dir = models_dir() / (name or checkpoint_name(base_model or DEFAULT_MODEL, spec.name, config))
+
+    def build(staging: Path) -> None:
+        started = time.perf_counter()
+        train = load_split(spec.name, "train", glue_dir=glue_dir)
+        dev = load_split(spec.name, "dev", glue_dir=glue_dir)
+        loaded = load_model(
+            base, num_labels=spec.num_labels, allow_pickle=allow_pickle, attn_implementation="sdpa"
+        )
+        result = finetune(
+            loaded.model,
+            loaded.tokenizer,
+            train.texts_a,
+            train.labels,
+            config,
+            train_texts_b=train.texts_b,
+            regression=spec.is_regression,
+            progress=(lambda step, total, info: progress("train", step, total, info)) if progress else None,
+        )
+        dev_metrics = _dev_metrics(result.model, loaded.tokenizer, dev, config, progress)
+        card = dict(result.card)
+        card.update(
+            {
+                "name": final_dir.name,
+                "task": spec.name,
+                "base_model": base_model or DEFAULT_MODEL,
+                "base_model_path": base,
+                "train_source": train.source,
+                "dev_source": dev.source,
+                "strategy": config.strategy,
+                "seed": config.seed,
+                "dev_metrics": dev_metrics,
+                "total_time_s": round(time.perf_counter() - started, 1),
+                "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            }
+        )
+        id2label = {i: n for i, n in enumerate(spec.label_names)} if spec.label_names else None
+        if id2label:
+            result.model.config.id2label = id2label
+            result.model.config.label2id = {n: i for i, n in id2label.items()}
+        result.model.save_pretrained(staging)
+        loaded.tokenizer.save_pretrained(staging)
+        cache.write_card(staging, card)
+
+    if rebuild and final_dir.exists():
+        import shutil
+
+        shutil.rmtree(final_dir)
+    return cache.get_or_build(final_dir, build)
+
+
+def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, progress) -> dict:
+    from accviz.evaluate import evaluate_split
+
+    if config.eval_examples is not None and config.eval_examples < len(dev):
+        dev = dev.subset(config.eval_examples, seed=0)
+    metrics = {}
+    for speedup in (1.0, 2.0, 3.0):
+        result = evaluate_split(
+            model,
+            tokenizer,
+            dev,
+            target_speedup=speedup,
+            max_length=config.max_length * 2,
+            progress=(lambda done, total, s=speedup: progress(f"eval {s:g}x", done, total, {}))
+            if progress
+            else None,
+        )
+        metrics[f"{speedup:.1f}"] = result.metrics
+    return metrics
+
+
+def prepare_default_model(progress=None) -> Path:
+    """The app's default model, built on first use (a few minutes on 2 cores) and cached."""
+    return prepare_finetuned(
+        None, DEFAULT_TASK, DEFAULT_RECIPE, name=default_model_dir().name, progress=progress
+    )
+
+
+def resolve_model(name_or_path: str | None) -> str:
+    """'default' / a cached checkpoint name / a local path / a hub id -> what load_model takes."""
+    if name_or_path in (None, "", DEFAULT_MODEL):
+        directory = default_model_dir()
+        if not (directory / "card.json").exists():
+            raise AccvizError(
+                "The default model is not prepared yet: run `accviz prepare` (or start the app)."
+            )
+        return str(directory)
+    candidate = models_dir() / str(name_or_path)
+    if (candidate / "card.json").exists():
+        return str(candidate)
+    return str(name_or_path)
+
+
+def describe_config(config: FinetuneConfig) -> dict:
+    return asdict(config)

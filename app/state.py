@@ -1,0 +1,207 @@
+"""What every page shares: the sidebar choices, cached models and data, and the server's limits.
+
+UI only: every number comes from an ``accviz`` function. Models are loaded once per server
+(``st.cache_resource``) and shared by all sessions; results are cached with ``st.cache_data``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from accviz.errors import AccvizError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CACHED_RUNS = Path(os.environ.get("ACCVIZ_CACHED_RUNS", REPO_ROOT / "cached_runs"))
+MAX_LIVE_EXAMPLES = int(
+    os.environ.get("ACCVIZ_MAX_LIVE_EXAMPLES", "500")
+)  # one visitor can't starve the rest
+LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
+
+
+def server_is_exposed() -> bool:
+    return os.environ.get("ACCVIZ_SERVER_HOST", "127.0.0.1") not in LOOPBACK
+
+
+@st.cache_resource
+def heavy_work_lock() -> threading.Lock:
+    """One live evaluation or latency measurement at a time per server."""
+    return threading.Lock()
+
+
+@st.cache_resource
+def _configure_threads() -> int:
+    import torch
+
+    threads = int(os.environ.get("ACCVIZ_THREADS", max(1, (os.cpu_count() or 2))))
+    torch.set_num_threads(threads)
+    return threads
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    label: str
+    reference: str  # what accviz.loading.load_model takes
+
+
+def model_choices() -> list[ModelChoice]:
+    """The default, cached fine-tuned checkpoints, ACCVIZ_MODEL and the allow-list."""
+    from accviz.models import default_model_dir, list_cached_models
+    from accviz.safety import allowed_models
+
+    choices = []
+    forced = os.environ.get("ACCVIZ_MODEL")
+    if forced:
+        choices.append(ModelChoice(f"{Path(forced).name} (ACCVIZ_MODEL)", forced))
+    choices.append(ModelChoice("default: MiniLM-L6 fine-tuned on Rotten Tomatoes", str(default_model_dir())))
+    for cached in list_cached_models():
+        if str(cached.path) != str(default_model_dir()):
+            choices.append(ModelChoice(cached.describe(), str(cached.path)))
+    for reference in allowed_models():
+        choices.append(ModelChoice(f"{reference} (allow-list)", reference))
+    return choices
+
+
+@st.cache_resource(show_spinner="Loading the model (once per server)…")
+def load_model_cached(reference: str, allow_pickle: bool = False):
+    from accviz.loading import load_model
+
+    loaded = load_model(reference, allow_pickle=allow_pickle, attn_implementation="sdpa")
+    loaded.model.eval()
+    return loaded
+
+
+def ensure_default_model(reference: str) -> None:
+    """Builds the default model on first start, with a progress bar and the time left."""
+    from accviz.models import default_model_dir, prepare_default_model
+
+    if Path(reference) != default_model_dir() or (default_model_dir() / "card.json").exists():
+        return
+    st.info(
+        "First start: fine-tuning the default model (MiniLM-L6 on Rotten Tomatoes polarity, with "
+        "elimination active). This happens once and takes a few minutes on a laptop; later starts reuse it."
+    )
+    bar = st.progress(0.0, text="preparing…")
+    started = time.perf_counter()
+
+    def progress(stage: str, done: int, total: int, info: dict) -> None:
+        fraction = done / max(total, 1)
+        elapsed = time.perf_counter() - started
+        left = elapsed / fraction - elapsed if stage == "train" and fraction > 0.02 else None
+        eta = f", about {left:.0f} s left" if left is not None else ""
+        bar.progress(min(fraction, 1.0), text=f"{stage}: {done}/{total}{eta}")
+
+    prepare_default_model(progress=progress)
+    bar.empty()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar picked."""
+
+    loaded: object  # accviz.loading.LoadedModel
+    spec: object  # accviz.tasks.TaskSpec
+    strategy: str
+    reference: str
+    allow_pickle: bool
+
+
+def sidebar() -> Selection:
+    """Model, task and strategy pickers; stops the page with an error if the model can't be used."""
+    from accviz.scoring import STRATEGIES, STRATEGY_DESCRIPTIONS
+    from accviz.tasks import TASKS, get_task
+
+    _configure_threads()
+    st.sidebar.title("accviz")
+    st.sidebar.caption("Latency-adjustable BERT by ACC word-vector elimination")
+    choices = model_choices()
+    labels = [c.label for c in choices]
+    picked = st.sidebar.selectbox("Model", labels, key="model_choice")
+    reference = choices[labels.index(picked)].reference
+    allow_pickle = False
+    if not server_is_exposed():
+        custom = st.sidebar.text_input("…or a local checkpoint path / hub id", key="model_custom").strip()
+        if custom:
+            reference = custom
+        allow_pickle = st.sidebar.checkbox(
+            "Allow pickle weights (.bin)",
+            key="allow_pickle",
+            help="Pickle files can run arbitrary code when loaded. Only tick this for checkpoints you trust.",
+        )
+    else:
+        st.sidebar.caption(
+            "This server is shared: models are limited to cached checkpoints and the allow-list."
+        )
+
+    try:
+        ensure_default_model(reference)
+        loaded = load_model_cached(reference, allow_pickle)
+    except AccvizError as error:
+        st.error(f"Cannot use this model: {error}")
+        st.stop()
+
+    card_task = _card_task(reference)
+    task_names = list(TASKS)
+    default_task = card_task if card_task in TASKS else "rotten_tomatoes"
+    task_name = st.sidebar.selectbox(
+        "Task",
+        task_names,
+        index=task_names.index(default_task),
+        key="task",
+        format_func=lambda n: TASKS[n].display_name,
+    )
+    spec = get_task(task_name)
+    if loaded.model.config.num_labels != spec.num_labels:
+        st.sidebar.warning(
+            f"This model has {loaded.model.config.num_labels} outputs; {spec.display_name} needs {spec.num_labels}. "
+            "Predictions will not mean much."
+        )
+    strategy = st.sidebar.selectbox(
+        "Token-scoring strategy",
+        list(STRATEGIES),
+        key="strategy",
+        format_func=lambda n: STRATEGY_DESCRIPTIONS[n],
+    )
+    return Selection(loaded, spec, strategy, reference, allow_pickle)
+
+
+def _card_task(reference: str) -> str | None:
+    from accviz.cache import read_card
+
+    try:
+        return read_card(Path(reference), verify=False).get("task")
+    except Exception:  # no card: a plain checkpoint
+        return None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def dev_split(task: str):
+    """The task's dev split (or None with the reason) from the GLUE folder, the hub or the embedded default."""
+    from accviz.data import load_split
+
+    try:
+        return load_split(task, "dev"), None
+    except AccvizError as error:
+        return None, str(error)
+
+
+def speedup_slider(key: str, max_value: float = 5.0) -> float:
+    """The target-speedup slider; every page shares its value."""
+    if "target_speedup" not in st.session_state:
+        st.session_state["target_speedup"] = 2.0
+    value = st.slider(
+        "Target speedup (vs the unpruned model)",
+        min_value=1.0,
+        max_value=max_value,
+        step=0.25,
+        key=key,
+        value=float(st.session_state["target_speedup"]),
+        help="1.0 = no elimination. The FLOPs model turns this into how many word-vectors each layer keeps.",
+    )
+    st.session_state["target_speedup"] = value
+    return value

@@ -1,0 +1,59 @@
+"""Attribution: does ACC keep what the gradient says matters? Integrated Gradients next to ACC."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from accviz.errors import AccvizError
+from app import state
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _attribution(reference: str, allow_pickle: bool, text_a: str, text_b: str | None, steps: int):
+    from accviz.attribution import integrated_gradients
+
+    loaded = state.load_model_cached(reference, allow_pickle)
+    return integrated_gradients(loaded.model, loaded.tokenizer, text_a, text_b, n_steps=steps)
+
+
+def render() -> None:
+    from accviz import plots
+    from accviz.safety import clip_text
+
+    selection = state.sidebar()
+    spec = selection.spec
+    st.title("ACC against Integrated Gradients")
+    st.caption(
+        "captum's LayerIntegratedGradients on the embeddings says how much each token moved the prediction; "
+        "ACC says how much each word-vector feeds the attention contexts. Spearman's rho per layer compares the rankings."
+    )
+    text_a = st.text_area(
+        "Text", value="a charming and often affecting journey .", key="attribution_a", height=80
+    )
+    text_b = (
+        st.text_area("Second sentence", value="", key="attribution_b", height=60) if spec.is_pair else None
+    )
+    steps = st.select_slider("Integration steps", options=[8, 16, 32, 64], value=32, key="attribution_steps")
+    text_a, _ = clip_text(text_a)
+    if not text_a.strip():
+        st.info("Enter some text.")
+        return
+    lock = state.heavy_work_lock()
+    if lock.locked():
+        st.info("Waiting: another visitor's computation is running…")
+    with lock:
+        try:
+            with st.spinner("Integrating gradients…"):
+                result = _attribution(
+                    selection.reference, selection.allow_pickle, text_a, text_b or None, int(steps)
+                )
+        except AccvizError as error:
+            st.error(str(error))
+            return
+    st.plotly_chart(plots.attribution_vs_acc(result), key="attribution_chart")
+    rhos = [r for r in result.spearman_per_layer if r == r]
+    if rhos:
+        st.metric("Mean Spearman rho (ACC vs |IG|)", f"{sum(rhos) / len(rhos):.2f}")
+    st.caption(
+        f"Convergence delta of the integral: {float(result.convergence_delta):.2e} (smaller is better)."
+    )

@@ -1,0 +1,126 @@
+"""Explore: one input, live. Which word-vectors each layer keeps, and whether the answer changes."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from accviz.errors import AccvizError
+from app import state
+
+EXAMPLE_COUNT = 6
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _analyze(
+    reference: str,
+    allow_pickle: bool,
+    text_a: str,
+    text_b: str | None,
+    speedup: float,
+    strategy: str,
+    label_names,
+    regression,
+):
+    from accviz.analysis import analyze_text
+
+    loaded = state.load_model_cached(reference, allow_pickle)
+    return analyze_text(
+        loaded.model,
+        loaded.tokenizer,
+        text_a,
+        text_b,
+        target_speedup=speedup,
+        strategy=strategy,
+        label_names=label_names,
+        is_regression=regression,
+    )
+
+
+def _examples(spec) -> list[tuple[str, str | None]]:
+    data, _ = state.dev_split(spec.name)
+    if data is None:
+        return [
+            ("a charming and often affecting journey .", None),
+            ("the plot is nothing but boilerplate clichés .", None),
+        ]
+    picked = data.subset(min(EXAMPLE_COUNT, len(data)), seed=3)
+    texts_b = picked.texts_b or [None] * len(picked.texts_a)
+    return list(zip(picked.texts_a, texts_b, strict=True))
+
+
+def _prediction_text(prediction) -> str:
+    if prediction.score is not None:
+        return f"{prediction.score:.3f}"
+    return f"{prediction.label} ({prediction.probability:.1%})"
+
+
+def render() -> None:
+    from accviz import plots
+    from accviz.safety import clip_text
+
+    selection = state.sidebar()
+    spec, strategy = selection.spec, selection.strategy
+    st.title("Explore one input")
+    st.caption(
+        "Each layer scores its word-vectors, keeps [CLS] and the best-scoring ones, and drops the rest "
+        "before its feed-forward block. Grey cells: the word-vector had already been eliminated."
+    )
+    examples = _examples(spec)
+    labels = ["(type your own)"] + [a if b is None else f"{a} ‖ {b}" for a, b in examples]
+    example = st.selectbox("Example from the dev set", labels, key="explore_example")
+    default_a, default_b = ("", "") if example == labels[0] else examples[labels.index(example) - 1]
+    if spec.is_pair:
+        text_a = st.text_area("First sentence", value=default_a or "", key=f"explore_a_{example}", height=80)
+        text_b = st.text_area("Second sentence", value=default_b or "", key=f"explore_b_{example}", height=80)
+    else:
+        text_a = st.text_area("Text", value=default_a or "", key=f"explore_a_{example}", height=100)
+        text_b = None
+    speedup = state.speedup_slider("explore_speedup")
+
+    text_a, cut_a = clip_text(text_a)
+    text_b, cut_b = clip_text(text_b) if text_b is not None else (None, False)
+    if not text_a.strip() or (spec.is_pair and not (text_b or "").strip()):
+        st.info("Enter some text (or pick an example) to see which word-vectors each layer keeps.")
+        return
+    try:
+        analysis = _analyze(
+            selection.reference,
+            selection.allow_pickle,
+            text_a,
+            text_b,
+            speedup,
+            strategy,
+            tuple(spec.label_names) or None,
+            spec.is_regression,
+        )
+    except AccvizError as error:
+        st.error(str(error))
+        return
+    if cut_a or cut_b or analysis.truncated:
+        st.warning(
+            f"The input has {analysis.original_token_count} tokens; the model reads at most "
+            f"{len(analysis.tokens)}, so it was truncated."
+        )
+    if analysis.solved.message:
+        st.warning(analysis.solved.message)
+
+    columns = st.columns(4)
+    columns[0].metric("Unpruned", _prediction_text(analysis.unpruned))
+    columns[1].metric("Pruned", _prediction_text(analysis.pruned), delta="agrees" if analysis.agree else "differs",
+                      delta_color="normal" if analysis.agree else "inverse")  # fmt: skip
+    columns[2].metric("Estimated speedup", f"{analysis.solved.estimated_speedup:.2f}x")
+    columns[3].metric("Word-vectors in the last layer", f"{len(analysis.survivors)} / {len(analysis.tokens)}")
+
+    st.plotly_chart(plots.score_heatmap(analysis), key="explore_heatmap")
+    left, right = st.columns([1, 1])
+    left.plotly_chart(plots.kept_per_layer_bar(analysis), key="explore_kept")
+    right.markdown("**Survive to the last layer:** " + " ".join(f"`{t}`" for t in analysis.survivors))
+    if st.toggle("Show the attention of one layer and head", key="explore_attention_toggle"):
+        num_layers = len(analysis.attentions)
+        num_heads = analysis.attentions[0].shape[0]
+        a, b = st.columns(2)
+        layer = a.number_input("Layer", 1, num_layers, 1, key="explore_layer")
+        head = b.number_input("Head", 1, num_heads, 1, key="explore_head")
+        st.plotly_chart(
+            plots.attention_heatmap(analysis, int(layer) - 1, int(head) - 1), key="explore_attention"
+        )

@@ -1,0 +1,180 @@
+"""Trade-off: the target-speedup slider against FLOPs, measured latency and accuracy."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from accviz.errors import AccvizError
+from app import state
+
+LATENCY_BATCH = 32
+LATENCY_REPEATS = 5
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _encoded_lengths(reference: str, allow_pickle: bool, task: str, n: int):
+    from accviz.batching import encode_split
+
+    data, error = state.dev_split(task)
+    if data is None:
+        return None, error
+    loaded = state.load_model_cached(reference, allow_pickle)
+    subset = data.subset(min(n, len(data)), seed=0)
+    encoded = encode_split(loaded.tokenizer, subset.texts_a, subset.texts_b, subset.labels, max_length=128)
+    return encoded.lengths, None
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _live_accuracy(reference: str, allow_pickle: bool, task: str, n: int, speedup: float, strategy: str):
+    from accviz.evaluate import evaluate_split
+
+    data, error = state.dev_split(task)
+    if data is None:
+        raise AccvizError(error)
+    loaded = state.load_model_cached(reference, allow_pickle)
+    subset = data.subset(min(n, len(data)), seed=0)
+    return evaluate_split(loaded.model, loaded.tokenizer, subset, target_speedup=speedup, strategy=strategy)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _measured_latency(reference: str, allow_pickle: bool, task: str, speedup: float, strategy: str):
+    from accviz.latency import interleaved_latency
+
+    from accviz.batching import encode_split, pad_batch
+    from accviz.pruned import PrunedBert
+    from accviz.speedup import solve_profile
+
+    data, error = state.dev_split(task)
+    if data is None:
+        raise AccvizError(error)
+    loaded = state.load_model_cached(reference, allow_pickle)
+    subset = data.subset(min(LATENCY_BATCH, len(data)), seed=1)
+    encoded = encode_split(loaded.tokenizer, subset.texts_a, subset.texts_b, subset.labels, max_length=128)
+    batch = pad_batch(encoded, range(len(encoded)), pad_id=loaded.tokenizer.pad_token_id or 0)
+    solved = solve_profile(loaded.model.config, encoded.lengths, speedup, warn=False)
+    pruned = PrunedBert(loaded.model)
+    inputs = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    runs = {
+        "unpruned": lambda: loaded.model(
+            input_ids=inputs[0], attention_mask=inputs[1], token_type_ids=inputs[2]
+        ),
+        "pruned": lambda: pruned(*inputs, profile=solved.profile, scorer=strategy),
+    }
+    return interleaved_latency(runs, repeats=LATENCY_REPEATS, warmup=1), solved.estimated_speedup
+
+
+def _matching_sweep(model_name: str, task: str):
+    """The cached sweep of this model and task, else any sweep of the task (said so), else None."""
+    from accviz.sweep import list_sweeps, read_sweep
+
+    candidates = []
+    for directory in list_sweeps(state.CACHED_RUNS):
+        try:
+            table, card = read_sweep(directory)
+        except AccvizError as error:
+            st.warning(f"Skipping a cached run that cannot be read: {error}")
+            continue
+        if card.get("task") == task:
+            candidates.append((card.get("model") == model_name, table, card))
+    candidates.sort(key=lambda c: not c[0])
+    return candidates[0] if candidates else None
+
+
+def render() -> None:
+    from pathlib import Path
+
+    from accviz import plots
+    from accviz.flops import estimate_flops, unpruned_flops
+    from accviz.speedup import solve_profile
+
+    selection = state.sidebar()
+    loaded, spec, strategy = selection.loaded, selection.spec, selection.strategy
+    st.title("Speedup against accuracy")
+    st.caption(
+        "Move the slider: the FLOPs model re-plans the elimination; latency and accuracy are measured live."
+    )
+    speedup = state.speedup_slider("tradeoff_speedup")
+    n_live = st.number_input(
+        f"Dev examples for the live accuracy (at most {state.MAX_LIVE_EXAMPLES})",
+        min_value=16,
+        max_value=state.MAX_LIVE_EXAMPLES,
+        value=min(200, state.MAX_LIVE_EXAMPLES),
+        step=16,
+        key="tradeoff_examples",
+    )
+    lengths, error = _encoded_lengths(selection.reference, selection.allow_pickle, spec.name, int(n_live))
+    if lengths is None:
+        st.error(f"No dev data for {spec.display_name}: {error}")
+        return
+
+    # 1. the estimate: instant
+    solved = solve_profile(loaded.model.config, lengths, speedup, warn=False)
+    baseline = unpruned_flops(loaded.model.config, lengths)
+    pruned_estimate = estimate_flops(loaded.model.config, lengths, solved.profile)
+    if solved.message:
+        st.warning(solved.message)
+    columns = st.columns(4)
+    columns[0].metric("Estimated speedup", f"{solved.estimated_speedup:.2f}x", key="tradeoff_estimated")
+    columns[1].metric("GFLOPs per example", f"{pruned_estimate.total_flops / len(lengths) / 1e9:.3f}",
+                      delta=f"{(pruned_estimate.total_flops - baseline.total_flops) / len(lengths) / 1e9:.3f}", delta_color="inverse")  # fmt: skip
+    columns[2].metric("Free part ([CLS]-only last layer)", f"{solved.exact_last_layer_speedup:.2f}x")
+    columns[3].metric("Most this profile reaches", f"{solved.max_speedup:.2f}x")
+    st.plotly_chart(plots.flops_breakdown_bar(baseline, pruned_estimate), key="tradeoff_flops")
+
+    # 2. measured: one visitor at a time
+    live = st.toggle("Measure latency and accuracy live", value=True, key="tradeoff_live")
+    result = None
+    if live:
+        lock = state.heavy_work_lock()
+        waiting = st.empty()
+        if lock.locked():
+            waiting.info("Waiting: another visitor's measurement is running…")
+        with lock:
+            waiting.empty()
+            try:
+                with st.spinner("Measuring latency (interleaved runs)…"):
+                    stats, estimated = _measured_latency(
+                        selection.reference, selection.allow_pickle, spec.name, speedup, strategy
+                    )
+                with st.spinner(f"Scoring {int(n_live)} dev examples…"):
+                    result = _live_accuracy(
+                        selection.reference, selection.allow_pickle, spec.name, int(n_live), speedup, strategy
+                    )
+            except AccvizError as error:
+                st.error(str(error))
+                return
+        measured = stats["unpruned"].median_s / stats["pruned"].median_s
+        columns = st.columns(4)
+        columns[0].metric("Measured speedup (batch of 32)", f"{measured:.2f}x")
+        columns[1].metric("Measured / estimated", f"{measured / estimated:.2f}")
+        columns[2].metric(
+            f"{spec.primary_metric} (live, {result.n_examples} ex.)", f"{result.primary_value:.1f}"
+        )
+        columns[3].metric("Mean word-vectors kept (last scored layer)",
+                          f"{result.mean_kept_per_layer[-2]:.1f} of {result.mean_length:.1f}")  # fmt: skip
+        st.plotly_chart(plots.latency_box(stats), key="tradeoff_latency")
+
+    # 3. the whole curve, from cached_runs/
+    match = _matching_sweep(Path(selection.reference).name, spec.name)
+    if match is None:
+        st.info(
+            f"No cached sweep for {spec.display_name} yet: `accviz sweep --task {spec.name} --model …` writes one."
+        )
+        return
+    same_model, table, card = match
+    note = "" if same_model else " — a different model than the one selected"
+    st.subheader("Accuracy against speedup, every strategy")
+    st.caption(
+        f"From cached_runs: model {card.get('model')}, task {card.get('task')}, {card.get('n_examples')} "
+        f"{card.get('split')} examples from {card.get('source')}, run {card.get('created')}{note}."
+    )
+    st.plotly_chart(
+        plots.tradeoff_curve(table, current_speedup=speedup, metric=spec.primary_metric), key="tradeoff_curve"
+    )
+    cached = table[(table.strategy == strategy) & (table.metric == spec.primary_metric)]
+    if len(cached):
+        nearest = cached.iloc[(cached.target_speedup - speedup).abs().argsort().iloc[0]]
+        text = f"Cached full-dev {spec.primary_metric} for {strategy} at {nearest.target_speedup:g}x: **{nearest.value:.1f}**"
+        if result is not None:
+            text += f" (live subset: {result.primary_value:.1f})"
+        st.markdown(text)
