@@ -17,15 +17,20 @@ import streamlit as st
 from accviz.errors import AccvizError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CACHED_RUNS = Path(os.environ.get("ACCVIZ_CACHED_RUNS", REPO_ROOT / "cached_runs"))
-MAX_LIVE_EXAMPLES = int(
-    os.environ.get("ACCVIZ_MAX_LIVE_EXAMPLES", "500")
-)  # one visitor can't starve the rest
-LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+
+
+def cached_runs_dir() -> Path:
+    return Path(os.environ.get("ACCVIZ_CACHED_RUNS", REPO_ROOT / "cached_runs"))
+
+
+def max_live_examples() -> int:
+    """Cap on the live accuracy subset, so one visitor can't starve the others."""
+    return int(os.environ.get("ACCVIZ_MAX_LIVE_EXAMPLES", "500"))
 
 
 def server_is_exposed() -> bool:
-    return os.environ.get("ACCVIZ_SERVER_HOST", "127.0.0.1") not in LOOPBACK
+    return os.environ.get("ACCVIZ_SERVER_HOST", "127.0.0.1") not in LOOPBACK_HOSTS
 
 
 @st.cache_resource

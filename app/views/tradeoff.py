@@ -38,9 +38,8 @@ def _live_accuracy(reference: str, allow_pickle: bool, task: str, n: int, speedu
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _measured_latency(reference: str, allow_pickle: bool, task: str, speedup: float, strategy: str):
-    from accviz.latency import interleaved_latency
-
     from accviz.batching import encode_split, pad_batch
+    from accviz.latency import interleaved_latency
     from accviz.pruned import PrunedBert
     from accviz.speedup import solve_profile
 
@@ -68,7 +67,7 @@ def _matching_sweep(model_name: str, task: str):
     from accviz.sweep import list_sweeps, read_sweep
 
     candidates = []
-    for directory in list_sweeps(state.CACHED_RUNS):
+    for directory in list_sweeps(state.cached_runs_dir()):
         try:
             table, card = read_sweep(directory)
         except AccvizError as error:
@@ -95,10 +94,10 @@ def render() -> None:
     )
     speedup = state.speedup_slider("tradeoff_speedup")
     n_live = st.number_input(
-        f"Dev examples for the live accuracy (at most {state.MAX_LIVE_EXAMPLES})",
+        f"Dev examples for the live accuracy (at most {state.max_live_examples()})",
         min_value=16,
-        max_value=state.MAX_LIVE_EXAMPLES,
-        value=min(200, state.MAX_LIVE_EXAMPLES),
+        max_value=state.max_live_examples(),
+        value=min(200, state.max_live_examples()),
         step=16,
         key="tradeoff_examples",
     )
