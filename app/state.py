@@ -152,7 +152,8 @@ def sidebar() -> Selection:
 
     card_task = _card_task(reference)
     task_names = list(TASKS)
-    default_task = card_task if card_task in TASKS else "rotten_tomatoes"
+    wanted = card_task or os.environ.get("ACCVIZ_TASK", "rotten_tomatoes")
+    default_task = wanted if wanted in TASKS else "rotten_tomatoes"
     task_name = st.sidebar.selectbox(
         "Task",
         task_names,

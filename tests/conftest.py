@@ -88,3 +88,52 @@ def tiny_vocab_classifier(num_labels=2, seed=0):
 
 POSITIVE = ["a good , fun and lovely movie", "great acting and a warm story", "wonderful , moving and funny"]
 NEGATIVE = ["a dull , boring mess", "awful plot and bad acting", "tedious , flat and lifeless"]
+
+
+def write_glue_fixture(root: Path, rows: int = 48) -> Path:
+    folder = root / "SST-2"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["sentence\tlabel"]
+    for i in range(rows):
+        text, label = (POSITIVE[i % 3], 1) if i % 2 == 0 else (NEGATIVE[i % 3], 0)
+        lines.append(f"{text} , take {i} \t{label}")
+    (folder / "dev.tsv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def app_env(tmp_path_factory, minilm_tokenizer):
+    from accviz.data import load_split
+    from accviz.sweep import run_sweep, sweep_dir, write_sweep
+
+    root = tmp_path_factory.mktemp("app")
+    model_dir = root / "tiny-model"
+    model = tiny_vocab_classifier()
+    # a few steps on the fixture so predictions depend on the words (and so on which ones are pruned)
+    from accviz.finetune import FinetuneConfig, finetune
+
+    finetune(model, minilm_tokenizer, (POSITIVE + NEGATIVE) * 8, ([1] * 3 + [0] * 3) * 8,
+             FinetuneConfig(train_speedup="1.0", inplace_distill=False, epochs=6, batch_size=12, learning_rate=2e-3))  # fmt: skip
+    model.save_pretrained(model_dir)
+    minilm_tokenizer.save_pretrained(model_dir)
+    glue = write_glue_fixture(root / "glue")
+    runs = root / "runs"
+    data = load_split("sst2", "dev", glue_dir=glue)
+    table = run_sweep(model, minilm_tokenizer, data, model_name="tiny-model", speedups=[1.0, 2.0, 3.0])
+    write_sweep(table, sweep_dir(runs, "tiny-model", "sst2"), {"model": "tiny-model", "task": "sst2", "split": "dev",
+                "source": data.source, "n_examples": len(data)})  # fmt: skip
+    values = {
+        "ACCVIZ_MODEL": str(model_dir),
+        "ACCVIZ_GLUE_DIR": str(glue),
+        "ACCVIZ_CACHED_RUNS": str(runs),
+        "ACCVIZ_TASK": "sst2",
+        "ACCVIZ_MAX_LIVE_EXAMPLES": "48",
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    yield {"model": model_dir, "glue": glue, "runs": runs}
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

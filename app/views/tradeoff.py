@@ -113,7 +113,7 @@ def render() -> None:
     if solved.message:
         st.warning(solved.message)
     columns = st.columns(4)
-    columns[0].metric("Estimated speedup", f"{solved.estimated_speedup:.2f}x", key="tradeoff_estimated")
+    columns[0].metric("Estimated speedup", f"{solved.estimated_speedup:.2f}x")
     columns[1].metric("GFLOPs per example", f"{pruned_estimate.total_flops / len(lengths) / 1e9:.3f}",
                       delta=f"{(pruned_estimate.total_flops - baseline.total_flops) / len(lengths) / 1e9:.3f}", delta_color="inverse")  # fmt: skip
     columns[2].metric("Free part ([CLS]-only last layer)", f"{solved.exact_last_layer_speedup:.2f}x")

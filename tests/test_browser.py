@@ -1,0 +1,145 @@
+"""End to end in a real browser: Debian's chromium driven by Playwright (never `playwright install`).
+
+Starts the app on a free loopback port with the tiny fixture model, loads every page, moves the
+speedup slider and checks that the estimate, the heatmap's eliminated cells and the accuracy
+follow. Screenshots go to test-artifacts/.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from .conftest import REPO_ROOT
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+if not os.path.exists(CHROMIUM):
+    pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
+sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(app_env):
+    port = free_port()
+    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit-server.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app" / "streamlit_app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"],
+        env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("the Streamlit server did not come up in 90 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield instance
+        instance.close()
+
+
+def wait_idle(page, timeout=90_000):
+    """Until Streamlit has finished the current run (no 'Running…' status widget)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
+    )
+    page.wait_for_timeout(300)
+
+
+def metric_value(page, label: str) -> str:
+    card = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return card.locator('[data-testid="stMetricValue"]').inner_text(timeout=60_000)
+
+
+def move_slider(page, steps: int) -> None:
+    handle = page.locator('[role="slider"]').first
+    handle.focus()
+    for _ in range(abs(steps)):
+        handle.press("ArrowRight" if steps > 0 else "ArrowLeft")
+    wait_idle(page)
+
+
+def heatmap_eliminated_cells(page) -> int:
+    return page.evaluate(
+        """() => {
+            const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+            const heat = plots.map(p => p.data && p.data[0]).find(t => t && t.type === 'heatmap');
+            if (!heat) return -1;
+            return heat.z.flat().filter(v => v === null || Number.isNaN(v)).length;
+        }"""
+    )
+
+
+def test_explore_page_in_chromium(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/explore")
+    page.wait_for_selector("textarea", timeout=90_000)
+    page.locator("textarea").first.fill("a charming and often affecting journey , with a dull middle")
+    page.locator("textarea").first.press("Control+Enter")
+    wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    before = (metric_value(page, "Estimated speedup"), heatmap_eliminated_cells(page))
+    page.screenshot(path=str(ARTIFACTS / "explore-before.png"), full_page=True)
+    move_slider(page, 4)  # +1.0x
+    after = (metric_value(page, "Estimated speedup"), heatmap_eliminated_cells(page))
+    page.screenshot(path=str(ARTIFACTS / "explore-after.png"), full_page=True)
+    assert before[1] >= 0 and after[1] >= 0, "no heatmap on the page"
+    assert after[0] != before[0]
+    assert after[1] > before[1]
+    page.close()
+
+
+def test_tradeoff_page_in_chromium(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(f"{server}/tradeoff")
+    wait_idle(page)
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=90_000)
+    before = (metric_value(page, "Estimated speedup"), metric_value(page, "accuracy (live"))
+    move_slider(page, 8)  # 2.0x -> 4.0x
+    after = (metric_value(page, "Estimated speedup"), metric_value(page, "accuracy (live"))
+    page.screenshot(path=str(ARTIFACTS / "tradeoff.png"), full_page=True)
+    assert float(after[0].rstrip("x")) > float(before[0].rstrip("x"))
+    assert after[1] != before[1], "live accuracy did not follow the slider"
+    page.close()
+
+
+@pytest.mark.parametrize("name", ["attribution", "method"])
+def test_other_pages_render_in_chromium(server, browser, name):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/{name}")
+    wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+    assert not page.locator('[data-testid="stException"]').count()
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.close()
