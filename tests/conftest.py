@@ -13,6 +13,10 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+# one thread: the suite runs a Streamlit server and subprocesses beside it on 2 cores, where a
+# second torch thread spin-waits; no test here measures absolute speed
+torch.set_num_threads(1)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_GLUE = REPO_ROOT.parent / "shared" / "glue"
 

@@ -111,7 +111,7 @@ def render() -> None:
     columns[2].metric("Estimated speedup", f"{analysis.solved.estimated_speedup:.2f}x")
     columns[3].metric("Word-vectors in the last layer", f"{len(analysis.survivors)} / {len(analysis.tokens)}")
 
-    st.plotly_chart(plots.score_heatmap(analysis), key="explore_heatmap")
+    st.plotly_chart(plots.score_heatmap(analysis, relative=True), key="explore_heatmap")
     left, right = st.columns([1, 1])
     left.plotly_chart(plots.kept_per_layer_bar(analysis), key="explore_kept")
     right.markdown("**Survive to the last layer:** " + " ".join(f"`{t}`" for t in analysis.survivors))
