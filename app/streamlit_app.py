@@ -4,7 +4,9 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = (
+    Path(__file__).resolve().parent / "page_scripts"
+)  # not pages/: that name turns on legacy auto-discovery
 
 st.set_page_config(page_title="accviz — latency-adjustable BERT", page_icon="✂️", layout="wide")
 navigation = st.navigation(

@@ -10,7 +10,7 @@ import pytest
 from .conftest import REPO_ROOT
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
-PAGES = REPO_ROOT / "app" / "pages"
+PAGES = REPO_ROOT / "app" / "page_scripts"
 TIMEOUT = 120
 
 

@@ -181,7 +181,7 @@ def test_accuracy_with_foreign_columns_is_an_error(tmp_path, capsys):
 
 
 def test_timing_budget_bounds_repeats():
-    budget = bench.TimingBudget(seconds_per_config=10.0, min_repeats=3, max_repeats=20)
+    budget = bench.TimingBudget(seconds=10.0, min_repeats=3, max_repeats=20)
     assert budget.repeats_for(100.0) == 3
     assert budget.repeats_for(1.0) == 10
     assert budget.repeats_for(0.01) == 20

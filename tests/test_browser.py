@@ -6,6 +6,7 @@ follow. Screenshots go to test-artifacts/.
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -78,7 +79,10 @@ def wait_idle(page, timeout=90_000):
 
 
 def metric_value(page, label: str) -> str:
-    card = page.locator('[data-testid="stMetric"]', has_text=label).first
+    label_element = page.locator('[data-testid="stMetricLabel"]').get_by_text(
+        re.compile("^" + re.escape(label))
+    )
+    card = page.locator('[data-testid="stMetric"]').filter(has=label_element).first
     return card.locator('[data-testid="stMetricValue"]').inner_text(timeout=60_000)
 
 

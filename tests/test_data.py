@@ -462,7 +462,9 @@ def test_embedded_source_splits_the_fixture_corpus(tmp_path, fixture_wheel):
     train = load_split("rotten_tomatoes", "train", cache_dir=cache)
     assert len(fixture_wheel) == 1
     assert (dev.source_kind, dev.task, dev.texts_b) == ("embedded", "rotten_tomatoes", None)
-    assert dev.source.startswith("Rotten Tomatoes polarity snippets (overlap SST-2's source sentences), not GLUE")
+    assert dev.source.startswith(
+        "Rotten Tomatoes polarity snippets (overlap SST-2's source sentences), not GLUE"
+    )
     assert len(dev) == 3 and len(train) == len(EXPECTED_REVIEWS) - 3
     assert not set(dev.texts_a) & set(train.texts_a)
     combined = dict(zip(dev.texts_a + train.texts_a, dev.labels + train.labels, strict=True))

@@ -52,7 +52,7 @@ def test_exposed_app_offers_no_free_text_paths(app_env, tmp_path, monkeypatch):
     allow.write_text(f"{app_env['model']}\n")
     monkeypatch.setenv("ACCVIZ_ALLOWLIST", str(allow))
     monkeypatch.setenv("ACCVIZ_SERVER_HOST", "0.0.0.0")
-    at = AppTest.from_file(str(REPO_ROOT / "app" / "pages" / "method.py"), default_timeout=120)
+    at = AppTest.from_file(str(REPO_ROOT / "app" / "page_scripts" / "method.py"), default_timeout=120)
     at.run()
     assert not at.exception
     assert not [t for t in at.text_input if t.key == "model_custom"], "visitors must not type paths"
