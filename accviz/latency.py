@@ -18,6 +18,11 @@ Two parts:
    = sum over layers of the word-vectors entering them (per-row costs outside the matmuls:
    LayerNorm, GELU, softmax, gather). The MAC terms come from ``estimate_flops(...).layers`` on
    the padded batch: a batch runs every row at its longest length, so that is the work done.
+
+   Within one encoder shape the attention and FFN MACs grow together with the word-vectors
+   kept, so the fit may put their joint cost on either term: the split of the costs is not
+   identifiable from such runs, the predicted time is. Fit one model per encoder shape (matmul
+   efficiency depends on the sizes) and judge it by its error on held-out profiles.
 """
 
 from __future__ import annotations
