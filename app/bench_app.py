@@ -120,7 +120,7 @@ async def _analyse_in_session(browser, url: str, text: str) -> dict:
     context = await browser.new_context(viewport={"width": 1300, "height": 900})
     page = await context.new_page()
     started = time.perf_counter()
-    await page.goto(f"{url}/explore")
+    await page.goto(url)  # Explore is the default page; deep links work once the server has run the app
     box = page.locator("textarea").first
     await box.wait_for(timeout=120_000)
     await _idle(page)  # a busy page is inert: typing into it fails
@@ -165,7 +165,7 @@ async def app_timings(url: str, repeats: int = 5) -> dict:
         )
         page = await browser.new_page(viewport={"width": 1300, "height": 1000})
         started = time.perf_counter()
-        await page.goto(f"{url}/explore")
+        await page.goto(url)  # Explore, the default page
         box = page.locator("textarea").first
         await box.wait_for(timeout=600_000)
         await _idle(page, timeout=600_000)

@@ -8,13 +8,23 @@ PAGES = (
     Path(__file__).resolve().parent / "page_scripts"
 )  # not pages/: that name turns on legacy auto-discovery
 
-st.set_page_config(page_title="accviz — latency-adjustable BERT", page_icon="✂️", layout="wide")
+st.set_page_config(
+    page_title="accviz — latency-adjustable BERT", page_icon=":material/content_cut:", layout="wide"
+)
 navigation = st.navigation(
     [
-        st.Page(PAGES / "explore.py", title="Explore", icon="🔎", default=True),
-        st.Page(PAGES / "tradeoff.py", title="Trade-off", icon="⚖️"),
-        st.Page(PAGES / "attribution.py", title="Attribution", icon="🧭"),
-        st.Page(PAGES / "method.py", title="Method", icon="📐"),
+        st.Page(
+            PAGES / "explore.py",
+            title="Explore",
+            url_path="explore",
+            icon=":material/manage_search:",
+            default=True,
+        ),
+        st.Page(PAGES / "tradeoff.py", title="Trade-off", url_path="tradeoff", icon=":material/balance:"),
+        st.Page(
+            PAGES / "attribution.py", title="Attribution", url_path="attribution", icon=":material/insights:"
+        ),
+        st.Page(PAGES / "method.py", title="Method", url_path="method", icon=":material/school:"),
     ]
 )
 navigation.run()

@@ -78,6 +78,13 @@ def wait_idle(page, timeout=90_000):
     page.wait_for_timeout(300)
 
 
+def open_page(page, server: str, name: str) -> None:
+    """A deep link: Streamlit knows st.navigation's pages only once the app has run, so land on / first."""
+    page.goto(server)
+    page.wait_for_selector("textarea", timeout=90_000)
+    page.goto(f"{server}/{name}")
+
+
 def metric_value(page, label: str) -> str:
     label_element = page.locator('[data-testid="stMetricLabel"]').get_by_text(
         re.compile("^" + re.escape(label))
@@ -107,7 +114,7 @@ def heatmap_eliminated_cells(page) -> int:
 
 def test_explore_page_in_chromium(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/explore")
+    page.goto(server)  # Explore is the default page
     page.wait_for_selector("textarea", timeout=90_000)
     page.locator("textarea").first.fill("a charming and often affecting journey , with a dull middle")
     page.locator("textarea").first.press("Control+Enter")
@@ -126,7 +133,7 @@ def test_explore_page_in_chromium(server, browser):
 
 def test_tradeoff_page_in_chromium(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
-    page.goto(f"{server}/tradeoff")
+    open_page(page, server, "tradeoff")
     wait_idle(page)
     page.wait_for_selector('[data-testid="stMetric"]', timeout=90_000)
     before = (metric_value(page, "Estimated speedup"), metric_value(page, "accuracy (live"))
@@ -141,7 +148,7 @@ def test_tradeoff_page_in_chromium(server, browser):
 @pytest.mark.parametrize("name", ["attribution", "method"])
 def test_other_pages_render_in_chromium(server, browser, name):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/{name}")
+    open_page(page, server, name)
     wait_idle(page)
     page.wait_for_selector(".js-plotly-plot", timeout=90_000)
     assert not page.locator('[data-testid="stException"]').count()

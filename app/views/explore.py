@@ -49,9 +49,11 @@ def _examples(spec) -> list[tuple[str, str | None]]:
 
 
 def _prediction_text(prediction) -> str:
-    if prediction.score is not None:
-        return f"{prediction.score:.3f}"
-    return f"{prediction.label} ({prediction.probability:.1%})"
+    return f"{prediction.score:.3f}" if prediction.score is not None else str(prediction.label)
+
+
+def _confidence(prediction) -> str | None:
+    return None if prediction.probability is None else f"p = {prediction.probability:.1%}"
 
 
 def render() -> None:
@@ -105,9 +107,20 @@ def render() -> None:
         st.warning(analysis.solved.message)
 
     columns = st.columns(4)
-    columns[0].metric("Unpruned", _prediction_text(analysis.unpruned))
-    columns[1].metric("Pruned", _prediction_text(analysis.pruned), delta="agrees" if analysis.agree else "differs",
-                      delta_color="normal" if analysis.agree else "inverse")  # fmt: skip
+    columns[0].metric(
+        "Unpruned",
+        _prediction_text(analysis.unpruned),
+        delta=_confidence(analysis.unpruned),
+        delta_color="off",
+    )
+    agreement = "agrees" if analysis.agree else "differs"
+    confidence = _confidence(analysis.pruned)
+    columns[1].metric(
+        "Pruned",
+        _prediction_text(analysis.pruned),
+        delta=f"{agreement} · {confidence}" if confidence else agreement,
+        delta_color="off" if analysis.agree else "inverse",
+    )
     columns[2].metric("Estimated speedup", f"{analysis.solved.estimated_speedup:.2f}x")
     columns[3].metric("Word-vectors in the last layer", f"{len(analysis.survivors)} / {len(analysis.tokens)}")
 

@@ -62,6 +62,14 @@ def _measured_latency(reference: str, allow_pickle: bool, task: str, speedup: fl
     return interleaved_latency(runs, repeats=LATENCY_REPEATS, warmup=1), solved.estimated_speedup
 
 
+def _flops_per_example(pruned_flops: int, baseline_flops: int, count: int) -> tuple[tuple[str, str], str]:
+    """('value', 'change') per example in GFLOPs, or MFLOPs for small models."""
+    scale, unit = (1e9, "GFLOPs") if baseline_flops / count >= 1e8 else (1e6, "MFLOPs")
+    value = pruned_flops / count / scale
+    change = (pruned_flops - baseline_flops) / count / scale
+    return (f"{value:.3f}", f"{change:+.3f}"), unit
+
+
 def _matching_sweep(model_name: str, task: str):
     """The cached sweep of this model and task, else any sweep of the task (said so), else None."""
     from accviz.sweep import list_sweeps, read_sweep
@@ -114,8 +122,8 @@ def render() -> None:
         st.warning(solved.message)
     columns = st.columns(4)
     columns[0].metric("Estimated speedup", f"{solved.estimated_speedup:.2f}x")
-    columns[1].metric("GFLOPs per example", f"{pruned_estimate.total_flops / len(lengths) / 1e9:.3f}",
-                      delta=f"{(pruned_estimate.total_flops - baseline.total_flops) / len(lengths) / 1e9:.3f}", delta_color="inverse")  # fmt: skip
+    per_example, unit = _flops_per_example(pruned_estimate.total_flops, baseline.total_flops, len(lengths))
+    columns[1].metric(f"{unit} per example", per_example[0], delta=per_example[1], delta_color="inverse")
     columns[2].metric("Free part ([CLS]-only last layer)", f"{solved.exact_last_layer_speedup:.2f}x")
     columns[3].metric("Most this profile reaches", f"{solved.max_speedup:.2f}x")
     st.plotly_chart(plots.flops_breakdown_bar(baseline, pruned_estimate), key="tradeoff_flops")
