@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from accviz.errors import AccvizError
+from accviz.profile import DEFAULT_FAMILY, FAMILIES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_SCRIPT = REPO_ROOT / "app" / "streamlit_app.py"
@@ -97,6 +98,7 @@ def cmd_finetune(args) -> int:
         task=args.task,
         train_speedup=args.train_speedup,
         strategy=args.strategy,
+        profile_family=args.family,
         inplace_distill=not args.no_distill,
         epochs=args.epochs,
         max_train_examples=args.max_train_examples,
@@ -146,6 +148,7 @@ def cmd_eval(args) -> int:
             data,
             target_speedup=speedup,
             strategy=args.strategy,
+            family=args.family,
             batch_size=args.batch_size,
             max_length=args.max_length,
             measure_latency=not args.no_latency,
@@ -182,6 +185,7 @@ def cmd_sweep(args) -> int:
         model_name=name,
         speedups=args.speedups,
         strategies=args.strategies,
+        family=args.family,
         max_length=args.max_length,
         batch_size=args.batch_size,
         progress=lambda done, total, what: progress("sweep", done, total, {}),
@@ -193,6 +197,7 @@ def cmd_sweep(args) -> int:
         "split": data.split,
         "source": data.source,
         "n_examples": len(data),
+        "profile_family": args.family,
         "command": " ".join(["accviz", *sys.argv[1:]]),
         "versions": library_versions(),
         "machine": machine_description(),
@@ -286,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--max-length", type=int, default=128)
     common.add_argument("--batch-size", type=int, default=64)
+    common.add_argument(
+        "--family", default=DEFAULT_FAMILY, choices=FAMILIES, help="elimination profile family"
+    )
 
     finetune = sub.add_parser("finetune", parents=[common], help="fine-tune with elimination active")
     finetune.add_argument(

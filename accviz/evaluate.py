@@ -19,6 +19,7 @@ import torch
 
 from accviz.batching import EncodedSplit, encode_split, length_sorted_batches, pad_batch
 from accviz.flops import estimate_flops, unpruned_flops
+from accviz.profile import DEFAULT_FAMILY
 from accviz.pruned import PrunedBert
 from accviz.scoring import get_scorer
 from accviz.speedup import SolvedProfile, solve_profile
@@ -65,6 +66,7 @@ def evaluate_encoded(
     *,
     target_speedup: float = 1.0,
     strategy: str = "acc",
+    family: str = DEFAULT_FAMILY,
     batch_size: int = 64,
     measure_latency: bool = False,
     seed: int = 0,
@@ -77,7 +79,7 @@ def evaluate_encoded(
     spec = get_task(task)
     lengths = encoded.lengths
     if solved is None:
-        solved = solve_profile(model.config, lengths, target_speedup, warn=False)
+        solved = solve_profile(model.config, lengths, target_speedup, family=family, warn=False)
     scorer = get_scorer(strategy, seed=seed)
     pruned = PrunedBert(model)
     model.eval()

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from accviz.batching import encode_split, pad_batch
 from accviz.errors import AccvizError
-from accviz.profile import EliminationProfile
+from accviz.profile import DEFAULT_FAMILY, EliminationProfile
 from accviz.pruned import PrunedBert
 from accviz.speedup import solve_profile
 
@@ -79,6 +79,7 @@ class FinetuneConfig:
     task: str = "rotten_tomatoes"
     train_speedup: str = "random:1-4"  # a number, or random:LO-HI sampled per batch
     strategy: str = "acc"  # which score ranks word-vectors during training
+    profile_family: str = DEFAULT_FAMILY  # "geometric" or "tilt"
     inplace_distill: bool = True  # also train the full model and distil it into the pruned pass
     distill_temperature: float = 2.0
     epochs: float = 1.0
@@ -101,13 +102,9 @@ class FinetuneResult:
     losses: list[float] = field(default_factory=list)
 
 
-def _profiles_for(
-    schedule: SpeedupSchedule, config, lengths, strategy_family="tilt"
-) -> list[EliminationProfile | None]:
+def _profiles_for(schedule: SpeedupSchedule, config, lengths, family: str) -> list[EliminationProfile | None]:
     """One profile per grid speedup, solved on a sample of the training lengths."""
-    return [
-        solve_profile(config, lengths, s, family=strategy_family, warn=False).profile for s in schedule.grid()
-    ]
+    return [solve_profile(config, lengths, s, family=family, warn=False).profile for s in schedule.grid()]
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor, regression: bool) -> torch.Tensor:
@@ -163,7 +160,7 @@ def finetune(
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     trainable = PrunedBert(model)
     length_sample = rng.sample(encoded.lengths, min(2000, len(encoded)))
-    profiles = _profiles_for(schedule, model.config, length_sample)
+    profiles = _profiles_for(schedule, model.config, length_sample, config.profile_family)
 
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
     total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))

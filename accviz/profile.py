@@ -4,8 +4,8 @@ A profile is a tuple of keep ratios r_1..r_L (non-increasing, each in (0, 1]). A
 sequence of real length len_b it keeps ``k_l = max(1, ceil(r_l * len_b))`` word-vectors after
 layer l. Two families have one knob each:
 
-- ``tilt`` (default):  r_l = max(r_min, 1 - alpha * l / L)    (linear decrease over depth)
-- ``geometric``:       r_l = (1 - beta) ** l
+- ``tilt``:                 r_l = max(r_min, 1 - alpha * l / L)    (linear decrease over depth)
+- ``geometric`` (default): r_l = (1 - beta) ** l                  (a constant share leaves each layer)
 
 Turning a *target speedup* into the knob needs the FLOPs model: see ``accviz.speedup``.
 """
@@ -20,7 +20,7 @@ import torch
 from accviz.errors import ProfileError
 
 FAMILIES = ("tilt", "geometric")
-DEFAULT_FAMILY = "tilt"
+DEFAULT_FAMILY = "geometric"  # tilt's r_min floor collapses accuracy past 2x (README, "Profiles")
 DEFAULT_R_MIN = 0.05
 
 

@@ -16,6 +16,7 @@ from accviz import cache
 from accviz.batching import encode_split
 from accviz.errors import CacheError
 from accviz.evaluate import evaluate_encoded
+from accviz.profile import DEFAULT_FAMILY
 from accviz.speedup import max_speedup, solve_profile
 
 SWEEP_COLUMNS = [
@@ -51,18 +52,19 @@ def run_sweep(
     max_length: int = 128,
     batch_size: int = 64,
     measure_latency_for=("acc",),
+    family: str = DEFAULT_FAMILY,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
     """Every (strategy, speedup) on one split; random is averaged over RANDOM_SEEDS."""
     encoded = encode_split(tokenizer, data.texts_a, data.texts_b, data.labels, max_length=max_length)
-    top = max_speedup(model.config, encoded.lengths)
+    top = max_speedup(model.config, encoded.lengths, family)
     grid = sorted({float(s) for s in speedups if s <= top + 1e-9})
     jobs = [(s, strategy) for s in grid for strategy in strategies]
     rows = []
     for number, (speedup, strategy) in enumerate(jobs):
         if progress is not None:
             progress(number, len(jobs), f"{strategy} at {speedup:g}x")
-        solved = solve_profile(model.config, encoded.lengths, speedup, warn=False)
+        solved = solve_profile(model.config, encoded.lengths, speedup, family=family, warn=False)
         seeds = RANDOM_SEEDS if strategy == "random" else (0,)
         results = [
             evaluate_encoded(
