@@ -1,0 +1,65 @@
+import pytest
+
+from accviz.data import load_split
+from accviz.errors import CacheError
+from accviz.sweep import SWEEP_COLUMNS, read_sweep, run_sweep, sweep_dir, write_sweep
+
+from .conftest import tiny_vocab_classifier, write_glue_fixture
+
+
+@pytest.fixture(scope="module")
+def sweep_table(tmp_path_factory, minilm_tokenizer):
+    glue = write_glue_fixture(tmp_path_factory.mktemp("glue"), rows=24)
+    data = load_split("sst2", "dev", glue_dir=glue)
+    table = run_sweep(
+        tiny_vocab_classifier(), minilm_tokenizer, data, model_name="tiny", speedups=[1.0, 2.0, 3.0]
+    )
+    return table, data
+
+
+def test_sweep_is_tidy_and_complete(sweep_table):
+    table, data = sweep_table
+    assert list(table.columns) == SWEEP_COLUMNS
+    assert set(table.strategy) == {"acc", "attention", "mean-attention", "random", "truncation"}
+    assert sorted(set(table.target_speedup)) == [1.0, 2.0, 3.0]
+    assert len(table) == 5 * 3  # one metric for sst2
+    assert (table.estimated_speedup >= table.target_speedup * 0.999).all()
+    assert (table.estimated_speedup_padded128 > table.estimated_speedup).all()
+    at_one = table[table.target_speedup == 1.0]
+    assert at_one.value.nunique() == 1  # no elimination: every strategy is the same model
+    assert table[table.strategy == "acc"].measured_speedup.notna().all()
+    assert table[table.strategy == "attention"].measured_speedup.isna().all()
+    assert (table.n_examples == len(data)).all()
+
+
+def test_write_then_read_round_trip_and_corruption_is_caught(sweep_table, tmp_path):
+    table, data = sweep_table
+    directory = sweep_dir(tmp_path, "tiny model/v1", "sst2")
+    assert directory.name == "tiny-model-v1__sst2"
+    write_sweep(table, directory, {"model": "tiny", "task": "sst2"})
+    again, card = read_sweep(directory)
+    assert card["task"] == "sst2" and card["kind"] == "sweep"
+    assert list(again.columns) == SWEEP_COLUMNS and len(again) == len(table)
+    (directory / "sweep.csv").write_text((directory / "sweep.csv").read_text().replace("acc", "acx", 1))
+    with pytest.raises(CacheError):
+        read_sweep(directory)
+
+
+def test_cli_sweep_and_eval_on_fixture_data(tmp_path, minilm_tokenizer, capsys):
+    from accviz import cli
+
+    model_dir = tmp_path / "tiny"
+    tiny_vocab_classifier().save_pretrained(model_dir)
+    minilm_tokenizer.save_pretrained(model_dir)
+    glue = write_glue_fixture(tmp_path / "glue", rows=16)
+    out = tmp_path / "runs"
+    argv = ["sweep", "--task", "sst2", "--glue-dir", str(glue), "--model", str(model_dir), "--speedups", "1,2",
+            "--strategies", "acc,random", "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    table, card = read_sweep(out / "tiny__sst2")
+    assert set(table.strategy) == {"acc", "random"} and card["profile_family"] == "geometric"
+    assert "accviz sweep" in card["command"] or card["command"].startswith("accviz")
+    assert cli.main(["eval", "--task", "sst2", "--glue-dir", str(glue), "--model", str(model_dir), "--speedup", "1", "3",
+                     "--family", "tilt", "--no-latency"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "target 3x [acc]" in printed and "estimated" in printed and "mean kept per layer" in printed
