@@ -23,6 +23,7 @@ import copy
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -466,20 +467,27 @@ def _json_default(value):
     return str(value)
 
 
-def _card(kind: str, command: str, smoke: bool, settings: dict) -> dict:
+def _card(kind: str, command: str, smoke: bool, settings: dict, note: str = "") -> dict:
+    """What produced a table; made before measuring, so the machine's load is the one it started on."""
     return {
         "kind": f"bench-{kind}",
         "command": command,
         "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "git_commit": _git_commit(),
         "smoke": smoke,
+        "note": note,
         "machine": machine_card(),
         "settings": settings,
     }
 
 
+def _number(value: float) -> str:
+    """3 significant digits, but whole milliseconds never in scientific notation."""
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def _show(table: pd.DataFrame, columns: Sequence[str], title: str) -> str:
-    text = table[list(columns)].to_string(index=False, float_format=lambda x: f"{x:.3g}")
+    text = table[list(columns)].to_string(index=False, float_format=_number)
     return f"{title}\n{text}"
 
 
@@ -503,19 +511,8 @@ SPEEDUP_SHOWN = (
 
 
 def run_speedup(
-    settings: SpeedupSettings, out_dir: Path, *, command: str, smoke: bool, log=print
+    settings: SpeedupSettings, out_dir: Path, *, command: str, smoke: bool, note: str = "", log=print
 ) -> pd.DataFrame:
-    log(f"speedup: {settings.encoder.name}, {settings.length} real tokens, batches {settings.batch_sizes}")
-    model = settings.encoder.build()
-    plain = _plain_models(model)
-    workloads = [
-        Workload(settings.encoder.name, model, plain, settings.length, b) for b in settings.batch_sizes
-    ]
-    rows = []
-    for measured in measure_all(workloads, settings.targets, settings.budget, log):
-        rows += measurement_rows(measured)
-    table = pd.DataFrame(rows)
-    summary = _speedup_summary(table)
     card = _card(
         "speedup",
         command,
@@ -530,7 +527,19 @@ def run_speedup(
             "profile_family": "tilt",
             "baseline": "the faster of HF eager and HF sdpa, model(input_ids, attention_mask)",
         },
+        note,
     )
+    log(f"speedup: {settings.encoder.name}, {settings.length} real tokens, batches {settings.batch_sizes}")
+    model = settings.encoder.build()
+    plain = _plain_models(model)
+    workloads = [
+        Workload(settings.encoder.name, model, plain, settings.length, b) for b in settings.batch_sizes
+    ]
+    rows = []
+    for measured in measure_all(workloads, settings.targets, settings.budget, log):
+        rows += measurement_rows(measured)
+    table = pd.DataFrame(rows)
+    summary = _speedup_summary(table)
     card["summary"] = summary
     _write_table(out_dir, "speedup", table, card)
     log(_show(table, SPEEDUP_SHOWN, f"\nspeedup: {settings.encoder.name}, {settings.length} real tokens"))
@@ -601,8 +610,23 @@ def _is_fit_target(target: float) -> bool:
 
 
 def run_fidelity(
-    settings: FidelitySettings, out_dir: Path, *, command: str, smoke: bool, log=print
+    settings: FidelitySettings, out_dir: Path, *, command: str, smoke: bool, note: str = "", log=print
 ) -> pd.DataFrame:
+    card = _card(
+        "fidelity",
+        command,
+        smoke,
+        {
+            "models": [e.name for e in settings.encoders],
+            "lengths": list(settings.lengths),
+            "batch_sizes": list(settings.batch_sizes),
+            "targets": list(settings.targets),
+            "budget": vars(settings.budget),
+            "predictor_fit_targets": list(PREDICTOR_FIT_TARGETS),
+            "predictor_held_out_length": settings.held_out_length,
+        },
+        note,
+    )
     log(
         f"fidelity: {', '.join(e.name for e in settings.encoders)}; lengths {settings.lengths}; "
         f"batches {settings.batch_sizes}; targets {settings.targets}"
@@ -633,21 +657,7 @@ def run_fidelity(
     table["predictor_error_percent"] = (table["predicted_ms"] / table["pruned_ms"] - 1) * 100
 
     summary = _fidelity_summary(table, predictor_table)
-    card = _card(
-        "fidelity",
-        command,
-        smoke,
-        {
-            "models": [e.name for e in settings.encoders],
-            "lengths": list(settings.lengths),
-            "batch_sizes": list(settings.batch_sizes),
-            "targets": list(settings.targets),
-            "budget": vars(settings.budget),
-            "predictor_fit_targets": list(PREDICTOR_FIT_TARGETS),
-            "predictor_held_out_length": settings.held_out_length,
-            "measuring_seconds": measuring_seconds,
-        },
-    )
+    card["settings"]["measuring_seconds"] = measuring_seconds
     card["summary"] = summary
     card["predictor"] = predictor_table.to_dict(orient="records")
     _write_table(out_dir, "fidelity", table, card)
@@ -864,7 +874,7 @@ def accuracy_table(cached_runs_dir: str | Path) -> pd.DataFrame:
 
 
 def run_accuracy(
-    cached_runs_dir: Path, out_dir: Path, *, command: str, smoke: bool, log=print
+    cached_runs_dir: Path, out_dir: Path, *, command: str, smoke: bool, note: str = "", log=print
 ) -> pd.DataFrame:
     table = accuracy_table(cached_runs_dir)
     if table.empty:
@@ -883,6 +893,7 @@ def run_accuracy(
             "max_drop_points": MAX_DROP_POINTS,
             "sweeps": sorted(p.parent.name for p in Path(cached_runs_dir).glob(f"*/{SWEEP_FILE}")),
         },
+        note,
     )
     _write_table(out_dir, "accuracy", table, card)
     log(
@@ -908,11 +919,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--cached-runs", type=Path, default=Path("cached_runs"), help="where the sweeps are (accuracy)"
     )
+    parser.add_argument("--note", default="", help="free text for the JSON card, e.g. why --threads 1")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads must be >= 1")
     out_dir = args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT)
-    command = "python -m accviz.bench " + " ".join(argv)
+    common = {"command": "python -m accviz.bench " + shlex.join(argv), "smoke": args.smoke, "note": args.note}
     chosen = ("speedup", "fidelity", "accuracy") if args.benchmark == "all" else (args.benchmark,)
     if "speedup" in chosen or "fidelity" in chosen:
         torch.set_num_threads(args.threads)  # explicit: timings depend on it, and the card records it
@@ -921,15 +933,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(warning, file=sys.stderr)
     try:
         if "speedup" in chosen:
-            run_speedup(
-                SPEEDUP_SMOKE if args.smoke else SPEEDUP_FULL, out_dir, command=command, smoke=args.smoke
-            )
+            run_speedup(SPEEDUP_SMOKE if args.smoke else SPEEDUP_FULL, out_dir, **common)
         if "fidelity" in chosen:
-            run_fidelity(
-                FIDELITY_SMOKE if args.smoke else FIDELITY_FULL, out_dir, command=command, smoke=args.smoke
-            )
+            run_fidelity(FIDELITY_SMOKE if args.smoke else FIDELITY_FULL, out_dir, **common)
         if "accuracy" in chosen:
-            run_accuracy(args.cached_runs, out_dir, command=command, smoke=args.smoke)
+            run_accuracy(args.cached_runs, out_dir, **common)
     except AccvizError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -93,6 +93,8 @@ def smoke_run(tmp_path_factory):
                 str(out),
                 "--cached-runs",
                 str(root / "cached_runs"),
+                "--note",
+                "smoke test",
             ]
         )
     finally:
@@ -138,6 +140,7 @@ def test_smoke_cards_say_what_produced_them(smoke_run):
         assert card["machine"]["torch"] == torch.__version__
         assert {"cpu_model", "processor", "cores"} <= set(card["machine"])
         assert card["files"] == [f"{stem}.csv"]
+        assert card["note"] == "smoke test"
     fidelity = json.loads((smoke_run / "fidelity.json").read_text())
     assert len(fidelity["predictor"]) == 3
 
