@@ -46,6 +46,7 @@ from accviz.latency import (
     mean_abs_percent_error,
     measured_speedup,
 )
+from accviz.profile import DEFAULT_FAMILY
 from accviz.pruned import PrunedBert
 from accviz.scoring import get_scorer
 from accviz.speedup import SolvedProfile, solve_profile
@@ -324,7 +325,7 @@ def _paired_ratio_percentiles(base: LatencyStats, new: LatencyStats) -> tuple[fl
 
 
 def _kept_text(solution: SolvedProfile | None, length: int) -> str:
-    """k_1..k_L before the [CLS]-only last layer, e.g. "118 108 ... 7"; "-" without elimination."""
+    """k_1..k_L for one sequence (the last is not used: that layer runs [CLS] only); "-" without elimination."""
     if solution is None or solution.profile is None:
         return "-"
     return " ".join(str(k) for k in solution.profile.kept_counts(length))
@@ -353,6 +354,7 @@ def measurement_rows(measured: Measurement) -> list[dict]:
                 "variant": key,
                 "target_speedup": target,
                 "reached": solution.reached if solution is not None else True,
+                "profile_family": solution.profile.family if solution and solution.profile else "-",
                 "kept_per_layer": _kept_text(solution, measured.length),
                 "estimated_speedup": estimated,
                 "measured_speedup": speedup,
@@ -524,7 +526,7 @@ def run_speedup(
             "targets": list(settings.targets),
             "budget": vars(settings.budget),
             "scorer": "acc",
-            "profile_family": "tilt",
+            "profile_family": DEFAULT_FAMILY,
             "baseline": "the faster of HF eager and HF sdpa, model(input_ids, attention_mask)",
         },
         note,
@@ -624,6 +626,8 @@ def run_fidelity(
             "budget": vars(settings.budget),
             "predictor_fit_targets": list(PREDICTOR_FIT_TARGETS),
             "predictor_held_out_length": settings.held_out_length,
+            "scorer": "acc",
+            "profile_family": DEFAULT_FAMILY,
         },
         note,
     )

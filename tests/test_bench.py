@@ -14,6 +14,7 @@ SPEEDUP_COLUMNS = {
     "variant",
     "target_speedup",
     "reached",
+    "profile_family",
     "estimated_speedup",
     "measured_speedup",
     "measured_over_estimated",
