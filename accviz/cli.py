@@ -59,6 +59,16 @@ def _load(model: str | None, num_labels=None, allow_pickle=False):
     )
 
 
+def _load_data(task: str, args):
+    """The split asked for, cut to --max-examples (a seeded subset) when given."""
+    from accviz.data import load_split
+
+    data = load_split(task, args.split, glue_dir=args.glue_dir)
+    if args.max_examples and args.max_examples < len(data):
+        data = data.subset(args.max_examples, seed=0)
+    return data
+
+
 def cmd_app(args) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
@@ -131,15 +141,12 @@ def cmd_finetune(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from accviz.data import load_split
     from accviz.evaluate import evaluate_split
     from accviz.tasks import get_task
 
     spec = get_task(args.task)
     loaded = _load(args.model, allow_pickle=args.allow_pickle)
-    data = load_split(spec.name, args.split, glue_dir=args.glue_dir)
-    if args.max_examples and args.max_examples < len(data):
-        data = data.subset(args.max_examples, seed=0)
+    data = _load_data(spec.name, args)
     print(f"{spec.name} {data.split}: {len(data)} examples from {data.source}")
     for speedup in args.speedup:
         result = evaluate_split(
@@ -167,15 +174,12 @@ def cmd_eval(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from accviz.data import load_split
     from accviz.finetune import library_versions, machine_description
     from accviz.models import resolve_model
     from accviz.sweep import run_sweep, sweep_dir, write_sweep
 
     loaded = _load(args.model, allow_pickle=args.allow_pickle)
-    data = load_split(args.task, args.split, glue_dir=args.glue_dir)
-    if args.max_examples and args.max_examples < len(data):
-        data = data.subset(args.max_examples, seed=0)
+    data = _load_data(args.task, args)
     name = args.name or Path(resolve_model(args.model)).name
     progress = _tqdm_progress()
     table = run_sweep(
