@@ -70,6 +70,38 @@ def _flops_per_example(pruned_flops: int, baseline_flops: int, count: int) -> tu
     return (f"{value:.3f}", f"{change:+.3f}"), unit
 
 
+def _bench_fidelity_table() -> None:
+    """The cached speedup benchmark (python -m accviz.bench speedup), as measured on its machine."""
+    import json
+
+    import pandas as pd
+
+    folder = state.cached_runs_dir() / "bench"
+    table_path, card_path = folder / "speedup.csv", folder / "speedup.json"
+    if not table_path.exists():
+        return
+    with st.expander("Does the estimate hold? The cached speedup benchmark (BERT-base shapes)"):
+        try:
+            table = pd.read_csv(table_path)
+            card = json.loads(card_path.read_text()) if card_path.exists() else {}
+            columns = [
+                "batch_size",
+                "variant",
+                "estimated_speedup",
+                "measured_speedup",
+                "measured_over_estimated",
+            ]
+            st.dataframe(table[columns].round(2), hide_index=True, key="tradeoff_bench")
+        except (ValueError, KeyError, OSError) as error:
+            st.warning(f"The cached benchmark table cannot be read: {error}")
+            return
+        machine = card.get("machine", {})
+        st.caption(
+            f"From `{card.get('command', 'python -m accviz.bench speedup')}` on {machine.get('cpu_model', '?')} "
+            f"({machine.get('cores', '?')} cores, {machine.get('torch_threads', '?')} torch threads), {card.get('created', '?')}."
+        )
+
+
 def _matching_sweep(model_name: str, task: str):
     """The cached sweep of this model and task, else any sweep of the task (said so), else None."""
     from accviz.sweep import list_sweeps, read_sweep
@@ -160,6 +192,8 @@ def render() -> None:
         columns[3].metric("Mean word-vectors kept (last scored layer)",
                           f"{result.mean_kept_per_layer[-2]:.1f} of {result.mean_length:.1f}")  # fmt: skip
         st.plotly_chart(plots.latency_box(stats), key="tradeoff_latency")
+
+    _bench_fidelity_table()
 
     # 3. the whole curve, from cached_runs/
     match = _matching_sweep(Path(selection.reference).name, spec.name)
