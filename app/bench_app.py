@@ -91,11 +91,17 @@ def peak_memory_mib(pid: int) -> float:
     return float("nan")
 
 
+SCRIPT_IDLE_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app && app.getAttribute('data-test-script-state');
+    return state && !['running', 'rerunRequested', 'initial'].includes(state);
+}"""
+
+
 async def _idle(page, timeout=120_000):
-    await page.wait_for_timeout(200)
-    await page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
-    )
+    """Until the app's script run has finished (stApp's data-test-script-state)."""
+    await page.wait_for_timeout(400)  # let a rerun triggered just before start
+    await page.wait_for_function(SCRIPT_IDLE_JS, timeout=timeout)
 
 
 async def _metric(page, label: str) -> str:

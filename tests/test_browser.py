@@ -70,12 +70,12 @@ def browser():
 
 
 def wait_idle(page, timeout=90_000):
-    """Until Streamlit has finished the current run (no 'Running…' status widget)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
-    )
-    page.wait_for_timeout(300)
+    """Until the app's script run has finished (stApp's data-test-script-state)."""
+    from app.bench_app import SCRIPT_IDLE_JS
+
+    page.wait_for_timeout(400)  # let a rerun triggered just before start
+    page.wait_for_function(SCRIPT_IDLE_JS, timeout=timeout)
+    page.wait_for_timeout(200)
 
 
 def open_page(page, server: str, name: str) -> None:

