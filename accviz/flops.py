@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from accviz.errors import ProfileError
 from accviz.profile import EliminationProfile, keep_count
 
 
@@ -137,13 +138,9 @@ def estimate_flops(
     """
     shape = EncoderShape.from_config(config)
     if profile is not None and profile.num_layers != shape.num_layers:
-        from accviz.errors import ProfileError
-
         raise ProfileError(f"Profile has {profile.num_layers} layers; the model has {shape.num_layers}.")
     length_counts = Counter(int(length) for length in lengths)
     if not length_counts or min(length_counts) < 1:
-        from accviz.errors import ProfileError
-
         raise ProfileError("The FLOPs model needs at least one sequence, each of length >= 1.")
     L = shape.num_layers
     sums = [[0, 0, 0, 0, 0] for _ in range(L)]  # tokens_in, tokens_kept, attention, scoring, ffn

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from accviz.errors import ModelLoadError
+from accviz.errors import ModelLoadError, ProfileError
 from accviz.profile import EliminationProfile
 from accviz.scoring import TokenScorer, get_scorer
 
@@ -135,8 +135,6 @@ class PrunedBert(nn.Module):
         if attention_mask is None:
             attention_mask = torch.ones(B, T, dtype=torch.long, device=device)
         if profile is not None and profile.num_layers != self.num_layers:
-            from accviz.errors import ProfileError
-
             raise ProfileError(f"Profile has {profile.num_layers} layers; the model has {self.num_layers}.")
         if profile is not None and profile.is_identity:
             profile = None
