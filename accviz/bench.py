@@ -720,6 +720,7 @@ def _predictor_report(
                 "attention_gmac_s": _gmacs(costs.attention_s_per_mac),
                 "ffn_gmac_s": _gmacs(costs.ffn_s_per_mac),
                 "scoring_gmac_s": _gmacs(costs.scoring_s_per_mac),
+                "attention_map_ns": costs.attention_map_s_per_element * 1e9,
                 "layer_ms": costs.layer_s * 1e3,
                 "token_layer_us": costs.token_layer_s * 1e6,
             }

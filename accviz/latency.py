@@ -11,13 +11,17 @@ Two parts:
    that and fits every cost by non-negative least squares on measured runs:
 
        t = c_att * attention_MACs + c_ffn * FFN_MACs + c_score * scoring_MACs
-           + c_layer * layer_calls + c_token * token_layers
+           + c_map * attention_map + c_layer * layer_calls + c_token * token_layers
 
    summed over the forward calls of a workload, where ``layer_calls`` = layers run per call
-   (batch-independent cost: reading every weight once, dispatching the ops) and ``token_layers``
+   (batch-independent cost: reading every weight once, dispatching the ops), ``token_layers``
    = sum over layers of the word-vectors entering them (per-row costs outside the matmuls:
-   LayerNorm, GELU, softmax, gather). The MAC terms come from ``estimate_flops(...).layers`` on
-   the padded batch: a batch runs every row at its longest length, so that is the work done.
+   LayerNorm, GELU, gather) and ``attention_map`` = sum over layers of B*H*n_q*n, the elements
+   of the attention probabilities (masking, softmax, and the memory traffic of a tensor the
+   ACC score needs materialised: at 256 tokens and batch 16 it no longer fits in cache, and the
+   eager attention ran 1.5x slower than sdpa). The MAC terms come from
+   ``estimate_flops(...).layers`` on the padded batch: a batch runs every row at its longest
+   length, so that is the work done.
 
    Within one encoder shape the attention and FFN MACs grow together with the word-vectors
    kept, so the fit may put their joint cost on either term: the split of the costs is not
@@ -142,11 +146,12 @@ def measured_speedup(stats_base: LatencyStats, stats_new: LatencyStats) -> float
 # ---------------------------------------------------------------------------------------------
 # The calibrated latency predictor
 
-TERMS = ("attention", "ffn", "scoring", "layer", "token")
+TERMS = ("attention", "ffn", "scoring", "attention_map", "layer", "token")
 TERM_UNITS = {
     "attention": "s per attention MAC",
     "ffn": "s per FFN MAC",
     "scoring": "s per scoring MAC",
+    "attention_map": "s per attention-probability element (B*H*n_q*n per layer)",
     "layer": "s per layer run per forward call (batch-independent)",
     "token": "s per word-vector entering a layer",
 }
@@ -178,12 +183,19 @@ def latency_features(
     shape = EncoderShape.from_config(config)
     features = np.zeros(len(TERMS))
     for chunk in batch_chunks(lengths, batch_size):
-        padded = [max(chunk)] * len(chunk)
+        rows = len(chunk)
+        padded = [max(chunk)] * rows
         estimate = estimate_flops(shape, padded, profile, exact_last_layer=exact_last_layer)
+        attention_map = 0
+        for index, layer in enumerate(estimate.layers):
+            n = layer.tokens_in // rows  # every row of a padded batch has the same n_l
+            queries = 1 if exact_last_layer and index == len(estimate.layers) - 1 else n
+            attention_map += rows * shape.num_heads * queries * n
         features += (
             sum(layer.attention for layer in estimate.layers),
             sum(layer.ffn for layer in estimate.layers),
             sum(layer.scoring for layer in estimate.layers),
+            attention_map,
             len(estimate.layers),
             sum(layer.tokens_in for layer in estimate.layers),
         )
@@ -215,6 +227,7 @@ class LatencyModel:
     attention_s_per_mac: float
     ffn_s_per_mac: float
     scoring_s_per_mac: float
+    attention_map_s_per_element: float
     layer_s: float
     token_layer_s: float
     num_records: int = 0  # how many measured runs the costs were fit on
@@ -226,6 +239,7 @@ class LatencyModel:
                 self.attention_s_per_mac,
                 self.ffn_s_per_mac,
                 self.scoring_s_per_mac,
+                self.attention_map_s_per_element,
                 self.layer_s,
                 self.token_layer_s,
             ]
@@ -256,6 +270,7 @@ class LatencyModel:
             "attention_s_per_mac": self.attention_s_per_mac,
             "ffn_s_per_mac": self.ffn_s_per_mac,
             "scoring_s_per_mac": self.scoring_s_per_mac,
+            "attention_map_s_per_element": self.attention_map_s_per_element,
             "layer_s": self.layer_s,
             "token_layer_s": self.token_layer_s,
             "num_records": self.num_records,
