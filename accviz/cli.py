@@ -227,6 +227,12 @@ def cmd_demo(args) -> int:
         target_speedup=args.speedup,
         strategy=args.strategy,
     )
+    if analysis.solved.message:
+        print(f"note: {analysis.solved.message}")
+    if analysis.truncated:
+        print(
+            f"note: the input has {analysis.original_token_count} tokens; the model reads {len(analysis.tokens)}."
+        )
     print(f"tokens ({len(analysis.tokens)}): {' '.join(analysis.tokens)}")
     for layer, kept in enumerate(analysis.kept_per_layer, start=1):
         survivors = [
