@@ -199,7 +199,7 @@ async def app_timings(url: str, repeats: int = 5) -> dict:
         live = page.get_by_text("Measure latency and accuracy live")
         await live.click()  # the estimate alone: what the slider recomputes instantly
         await _idle(page)
-        slider = page.locator('[role="slider"]').first
+        slider = page.locator('[data-testid="stSlider"] input').first
         slider_moves = []
         for step in range(repeats):
             old = await _metric(page, "Estimated speedup")

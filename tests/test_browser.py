@@ -94,7 +94,7 @@ def metric_value(page, label: str) -> str:
 
 
 def move_slider(page, steps: int) -> None:
-    handle = page.locator('[role="slider"]').first
+    handle = page.locator('[data-testid="stSlider"] input').first
     handle.focus()
     for _ in range(abs(steps)):
         handle.press("ArrowRight" if steps > 0 else "ArrowLeft")
@@ -107,7 +107,11 @@ def heatmap_eliminated_cells(page) -> int:
             const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
             const heat = plots.map(p => p.data && p.data[0]).find(t => t && t.type === 'heatmap');
             if (!heat) return -1;
-            return heat.z.flat().filter(v => v === null || Number.isNaN(v)).length;
+            // z arrives as nested arrays or typed arrays (plotly's base64 encoding), so flatten by hand
+            const flat = (a) => (a !== null && typeof a === 'object' && typeof a.length === 'number')
+                ? Array.from(a).flatMap(flat) : [a];
+            const z = heat.z && heat.z._inputArray ? heat.z._inputArray : heat.z;  // decoded {dtype, bdata, shape}
+            return flat(z).filter(v => v === null || Number.isNaN(v)).length;
         }"""
     )
 
