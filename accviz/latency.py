@@ -7,7 +7,7 @@ Two parts:
    callable alike; speedups are ratios of medians measured in the same run.
 2. ``LatencyModel``: the FLOPs model counts multiply-adds, but on a CPU a matmul with few rows
    runs far below peak (one BERT-base layer: ~1.6 ms for 1 word-vector, ~16 ms for 128), so
-   FLOPs alone overstate what elimination buys at batch 1. The predictor adds two terms for
+   FLOPs alone overstate what elimination buys at batch 1. The predictor adds three terms for
    that and fits every cost by non-negative least squares on measured runs:
 
        t = c_att * attention_MACs + c_ffn * FFN_MACs + c_score * scoring_MACs
@@ -18,8 +18,8 @@ Two parts:
    = sum over layers of the word-vectors entering them (per-row costs outside the matmuls:
    LayerNorm, GELU, gather) and ``attention_map`` = sum over layers of B*H*n_q*n, the elements
    of the attention probabilities (masking, softmax, and the memory traffic of a tensor the
-   ACC score needs materialised: at 256 tokens and batch 16 it no longer fits in cache, and the
-   eager attention ran 1.5x slower than sdpa). The MAC terms come from
+   ACC score needs materialised: at 256 tokens and batch 16 it no longer fits in cache, and
+   all-MiniLM-L6-v2's eager attention ran 1.5x slower than sdpa). The MAC terms come from
    ``estimate_flops(...).layers`` on the padded batch: a batch runs every row at its longest
    length, so that is the work done.
 
