@@ -66,6 +66,8 @@ def test_explore_page_reacts_to_the_slider(app_env):
 
 def test_explore_bad_inputs_keep_the_page_alive(app_env):
     at = run_page("explore")
+    assert metric(at, "Pruned")  # opens on the first dev example
+    at.selectbox(key="explore_example").set_value("(type your own)").run()
     assert any("Enter some text" in i.value for i in at.info)  # empty box
     key = [t.key for t in at.text_area][0]
     at.text_area(key=key).set_value(" ".join(["word"] * 2000)).run()

@@ -69,7 +69,7 @@ def render() -> None:
     )
     examples = _examples(spec)
     labels = ["(type your own)"] + [a if b is None else f"{a} ‖ {b}" for a, b in examples]
-    example = st.selectbox("Example from the dev set", labels, key="explore_example")
+    example = st.selectbox("Example from the dev set", labels, index=1, key="explore_example")
     default_a, default_b = ("", "") if example == labels[0] else examples[labels.index(example) - 1]
     if spec.is_pair:
         text_a = st.text_area("First sentence", value=default_a or "", key=f"explore_a_{example}", height=80)

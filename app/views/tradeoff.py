@@ -102,19 +102,37 @@ def _bench_fidelity_table() -> None:
         )
 
 
-def _matching_sweep(model_name: str, task: str):
-    """The cached sweep of this model and task, else any sweep of the task (said so), else None."""
+def _runs_fingerprint(root) -> tuple:
+    """(path, size, mtime) of every cached sweep file: the cache key that notices any change."""
+    from accviz.sweep import list_sweeps
+
+    files = [d / name for d in list_sweeps(root) for name in ("sweep.csv", "card.json")]
+    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _read_sweeps(root: str, fingerprint: tuple):
+    """Every readable sweep (table, card) and the reason for each unreadable one."""
     from accviz.sweep import list_sweeps, read_sweep
 
-    candidates = []
-    for directory in list_sweeps(state.cached_runs_dir()):
+    readable, problems = [], []
+    for directory in list_sweeps(root):
         try:
-            table, card = read_sweep(directory)
+            readable.append(read_sweep(directory))
         except AccvizError as error:
-            st.warning(f"Skipping a cached run that cannot be read: {error}")
-            continue
-        if card.get("task") == task:
-            candidates.append((card.get("model") == model_name, table, card))
+            problems.append(str(error))
+    return readable, problems
+
+
+def _matching_sweep(model_name: str, task: str):
+    """The cached sweep of this model and task, else any sweep of the task (said so), else None."""
+    root = state.cached_runs_dir()
+    readable, problems = _read_sweeps(str(root), _runs_fingerprint(root))
+    for problem in problems:
+        st.warning(f"Skipping a cached run that cannot be read: {problem}")
+    candidates = [
+        (card.get("model") == model_name, table, card) for table, card in readable if card.get("task") == task
+    ]
     candidates.sort(key=lambda c: not c[0])
     return candidates[0] if candidates else None
 
