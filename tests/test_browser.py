@@ -5,6 +5,7 @@ speedup slider and checks that the estimate, the heatmap's eliminated cells and 
 follow. Screenshots go to test-artifacts/.
 """
 
+import json
 import os
 import re
 import shutil
@@ -120,8 +121,13 @@ def test_explore_page_in_chromium(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server)  # Explore is the default page
     page.wait_for_selector("textarea", timeout=90_000)
+    from app.bench_app import HEATMAP_TOKENS_JS
+
+    page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+    before_tokens = page.evaluate(HEATMAP_TOKENS_JS)
     page.locator("textarea").first.fill("a charming and often affecting journey , with a dull middle")
     page.locator("textarea").first.press("Control+Enter")
+    page.wait_for_function(f"() => ({HEATMAP_TOKENS_JS})() !== {json.dumps(before_tokens)}", timeout=90_000)
     wait_idle(page)
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
     before = (metric_value(page, "Estimated speedup"), heatmap_eliminated_cells(page))

@@ -59,7 +59,13 @@ def test_exposed_app_offers_no_free_text_paths(app_env, tmp_path, monkeypatch):
     assert not [c for c in at.checkbox if c.key == "allow_pickle"]
     options = at.selectbox(key="model_choice").options
     assert any("allow-list" in o for o in options)
-    assert all(o.endswith(("(ACCVIZ_MODEL)", "(allow-list)")) or o.startswith("default") for o in options)
+    from accviz.models import list_cached_models
+
+    cached = [m.describe() for m in list_cached_models()]
+    assert all(
+        o.endswith(("(ACCVIZ_MODEL)", "(allow-list)")) or o.startswith("default") or o in cached
+        for o in options
+    )
     assert os.environ["ACCVIZ_SERVER_HOST"] == "0.0.0.0"
 
 
