@@ -50,6 +50,7 @@ from accviz.profile import DEFAULT_FAMILY
 from accviz.pruned import PrunedBert
 from accviz.scoring import get_scorer
 from accviz.speedup import SolvedProfile, solve_profile
+from accviz.tasks import TASKS
 
 # --- The sweep table's columns (written by ``accviz sweep``); aligned here, in one place. -----
 SWEEP_FILE = "sweep.csv"
@@ -63,6 +64,7 @@ COL_VALUE = "value"  # in percent points
 ACCURACY_SPEEDUPS = (1.0, 1.5, 2.0, 3.0, 4.0)
 MAX_DROP_POINTS = 0.75
 STRATEGY_ORDER = ("acc", "attention", "mean-attention", "random", "truncation")
+STRATEGY_LABELS = {"attention": "attention (PoWER-BERT)", "mean-attention": "mean-attention (LTP)"}
 
 DEFAULT_OUT = Path("cached_runs") / "bench"
 SMOKE_OUT = DEFAULT_OUT / "smoke"  # smoke tables never overwrite the real ones
@@ -878,8 +880,160 @@ def accuracy_table(cached_runs_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# The paper's criterion is the *average* drop over GLUE tasks. One suite per training regime names
+# the sweep (by model) that stands for each task; the reference suite's unpruned value is the
+# honest baseline of every suite, and only tasks present in every suite are averaged.
+AVERAGE_REFERENCE = "without elimination"
+AVERAGE_SUITES: dict[str, dict[str, str]] = {
+    AVERAGE_REFERENCE: {
+        "sst2": "minilm-sst2-plain",
+        "mrpc": "minilm-mrpc-plain",
+        "stsb": "minilm-stsb-plain",
+        "cola": "minilm-cola-plain3",
+    },
+    "with elimination (random:1-4)": {
+        "sst2": "minilm-sst2-elim-geo",
+        "mrpc": "minilm-mrpc-elim",
+        "stsb": "minilm-stsb-elim",
+        "cola": "minilm-cola-elim",
+    },
+}
+
+
+def average_drop_table(
+    table: pd.DataFrame,
+    suites: dict[str, dict[str, str]] = AVERAGE_SUITES,
+    reference: str = AVERAGE_REFERENCE,
+) -> pd.DataFrame:
+    """Mean drop (points of each task's primary metric) over tasks, per suite and strategy.
+
+    ``table`` is ``accuracy_table``'s output. Drop = reference suite's unpruned value - value, so a
+    suite fine-tuned with elimination pays for any loss it has at 1x. Columns: suite, strategy,
+    tasks, the drop at 1/1.5/2/3/4x, and the speedup reachable at <= 0.75 points average drop.
+    Empty when no task has a sweep in every suite.
+    """
+    if table.empty or reference not in suites:
+        return pd.DataFrame()
+    primary = table[
+        table.apply(
+            lambda row: row["task"] in TASKS and row["metric"] == TASKS[row["task"]].primary_metric, axis=1
+        )
+    ]
+    present = {(row.model, row.task) for row in primary.itertuples()}
+    tasks = sorted(
+        task
+        for task in suites[reference]
+        if all(task in suite and (suite[task], task) in present for suite in suites.values())
+    )
+    if not tasks:
+        return pd.DataFrame()
+    columns = [_speedup_column(s) for s in ACCURACY_SPEEDUPS]
+
+    def curve(model: str, task: str, strategy: str):
+        rows = primary[
+            (primary["model"] == model) & (primary["task"] == task) & (primary["strategy"] == strategy)
+        ]
+        return rows.iloc[0] if len(rows) else None
+
+    baselines = {task: float(curve(suites[reference][task], task, "acc")["baseline"]) for task in tasks}
+    rows = []
+    for suite_name, suite in suites.items():
+        for strategy in STRATEGY_ORDER:
+            curves = [curve(suite[task], task, strategy) for task in tasks]
+            if any(c is None for c in curves):
+                continue
+            drops = [
+                float(
+                    np.mean(
+                        [baselines[task] - float(c[column]) for task, c in zip(tasks, curves, strict=True)]
+                    )
+                )
+                for column in columns
+            ]
+            reachable, censored = speedup_at_drop(ACCURACY_SPEEDUPS, [-d for d in drops], 0.0)
+            row = {"suite": suite_name, "strategy": strategy, "tasks": " ".join(tasks)}
+            row.update({f"drop_{column}": drop for column, drop in zip(columns, drops, strict=True)})
+            row[f"speedup_at_{MAX_DROP_POINTS:g}_average_drop"] = reachable
+            row["reachable_is_lower_bound"] = censored
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def average_drop_markdown(average: pd.DataFrame) -> str:
+    if average.empty:
+        return ""
+    columns = [_speedup_column(s) for s in ACCURACY_SPEEDUPS]
+    reach = f"speedup_at_{MAX_DROP_POINTS:g}_average_drop"
+    lines = [
+        "| fine-tuned | strategy | "
+        + " | ".join(columns)
+        + f" | speedup at ≤ {MAX_DROP_POINTS:g} average drop |",
+        "|---|---|" + "---|" * (len(columns) + 1),
+    ]
+    for _, row in average.iterrows():
+        drops = " | ".join(f"{row[f'drop_{c}']:.2f}" for c in columns)
+        label = STRATEGY_LABELS.get(row["strategy"], row["strategy"])
+        reached = _reachable_text(row[reach], bool(row["reachable_is_lower_bound"]))
+        lines.append(f"| {row['suite']} | {label} | {drops} | {reached} |")
+    return "\n".join(lines)
+
+
+def _percent(value: float) -> str:
+    return "–" if not np.isfinite(value) else f"{value:.1f}"
+
+
+def _reachable_text(speedup: float, lower_bound: bool) -> str:
+    if not np.isfinite(speedup):
+        return "< first point"
+    return f"≥ {speedup:.2f}x" if lower_bound else f"{speedup:.2f}x"
+
+
+def accuracy_markdown(table: pd.DataFrame) -> str:
+    """The accuracy table as Markdown (each task's primary metric), one block per (task, model).
+
+    The best strategy at each speedup above 1x is in bold (ties all bold); "≥" marks a curve that
+    never dropped 0.75 points (the reachable speedup is then a lower bound).
+    """
+    if table.empty:
+        return ""
+    columns = [_speedup_column(s) for s in ACCURACY_SPEEDUPS]
+    reach = f"speedup_at_{MAX_DROP_POINTS:g}_drop"
+    header = (
+        "| task (metric) | model | strategy | "
+        + " | ".join(columns)
+        + f" | speedup at ≤ {MAX_DROP_POINTS:g} drop |\n|"
+        + "---|" * (len(columns) + 4)
+    )
+    lines = [header]
+    primary = table.apply(
+        lambda row: row["task"] not in TASKS or row["metric"] == TASKS[row["task"]].primary_metric, axis=1
+    )
+    for (task, model, _), group in table[primary].groupby(["task", "model", "metric"], sort=True):
+        best = {c: group[c].max() for c in columns[1:]}
+        for _, row in group.iterrows():
+            cells = []
+            for column in columns:
+                text = _percent(row[column])
+                if column in best and np.isfinite(row[column]) and np.isclose(row[column], best[column]):
+                    text = f"**{text}**"
+                cells.append(text)
+            lines.append(
+                f"| {task} ({row['metric']}) | {model} | {STRATEGY_LABELS.get(row['strategy'], row['strategy'])} | "
+                + " | ".join(cells)
+                + f" | {_reachable_text(row[reach], bool(row['reachable_is_lower_bound']))} |"
+            )
+    return "\n".join(lines)
+
+
 def run_accuracy(
-    cached_runs_dir: Path, out_dir: Path, *, command: str, smoke: bool, note: str = "", log=print
+    cached_runs_dir: Path,
+    out_dir: Path,
+    *,
+    command: str,
+    smoke: bool,
+    note: str = "",
+    markdown: bool = False,
+    log=print,
 ) -> pd.DataFrame:
     table = accuracy_table(cached_runs_dir)
     if table.empty:
@@ -908,6 +1062,25 @@ def run_accuracy(
             f"\naccuracy (percent) by target speedup; reachable speedup at <= {MAX_DROP_POINTS:g} points drop",
         )
     )
+    average = average_drop_table(table)
+    if average.empty:
+        log("average drop over tasks: no task has a sweep in every suite of AVERAGE_SUITES; not written.")
+    else:
+        _write_table(
+            out_dir,
+            "accuracy_average",
+            average,
+            {**card, "settings": {**card["settings"], "suites": AVERAGE_SUITES}},
+        )
+        log(
+            _show(
+                average, average.columns, "\naverage drop over tasks (points below the reference suite's 1x)"
+            )
+        )
+    if markdown:
+        log("\n" + accuracy_markdown(table))
+        if not average.empty:
+            log("\n" + average_drop_markdown(average))
     return table
 
 
@@ -925,6 +1098,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cached-runs", type=Path, default=Path("cached_runs"), help="where the sweeps are (accuracy)"
     )
     parser.add_argument("--note", default="", help="free text for the JSON card, e.g. why --threads 1")
+    parser.add_argument("--markdown", action="store_true", help="accuracy: also print the table as Markdown")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads must be >= 1")
@@ -942,7 +1116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "fidelity" in chosen:
             run_fidelity(FIDELITY_SMOKE if args.smoke else FIDELITY_FULL, out_dir, **common)
         if "accuracy" in chosen:
-            run_accuracy(args.cached_runs, out_dir, **common)
+            run_accuracy(args.cached_runs, out_dir, markdown=args.markdown, **common)
     except AccvizError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -108,6 +108,28 @@ def test_tradeoff_survives_a_corrupt_cached_run(app_env, tmp_path):
         os.environ["ACCVIZ_CACHED_RUNS"] = str(app_env["runs"])
 
 
+def test_tradeoff_shows_the_accuracy_benchmark_it_reads(app_env, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from accviz import bench
+
+    runs = tmp_path / "runs"
+    shutil.copytree(app_env["runs"], runs)
+    written = bench.run_accuracy(runs, runs / "bench", command="test", smoke=True, log=lambda *_: None)
+    os.environ["ACCVIZ_CACHED_RUNS"] = str(runs)
+    try:
+        at = run_page("tradeoff")
+    finally:
+        os.environ["ACCVIZ_CACHED_RUNS"] = str(app_env["runs"])
+    shown = [frame.value for frame in at.dataframe if "speedup_at_0.75_drop" in frame.value.columns]
+    assert len(shown) == 1
+    expected = pd.read_csv(runs / "bench" / "accuracy.csv")
+    assert len(shown[0]) == len(written) and list(shown[0]["strategy"]) == list(expected["strategy"])
+    assert np.allclose(shown[0]["1x"], expected["1x"].round(2))
+
+
 def test_attribution_page(app_env):
     at = run_page("attribution")
     assert at.get("plotly_chart")

@@ -189,3 +189,57 @@ def test_timing_budget_bounds_repeats():
     assert budget.repeats_for(100.0) == 3
     assert budget.repeats_for(1.0) == 10
     assert budget.repeats_for(0.01) == 20
+
+
+def _accuracy_row(model, task, metric, strategy, values, reachable=float("nan"), lower_bound=False):
+    row = {"model": model, "task": task, "metric": metric, "strategy": strategy, "baseline": values[0]}
+    row.update({f"{s:g}x": v for s, v in zip(bench.ACCURACY_SPEEDUPS, values, strict=True)})
+    row.update({"speedup_at_0.75_drop": reachable, "reachable_is_lower_bound": lower_bound})
+    return row
+
+
+def test_average_drop_is_against_the_reference_suite_over_common_tasks():
+    table = pd.DataFrame(
+        [
+            _accuracy_row("plain-sst2", "sst2", "accuracy", "acc", [90, 90, 89, 88, 80]),
+            _accuracy_row("plain-mrpc", "mrpc", "f1", "acc", [80, 80, 80, 78, 70]),
+            _accuracy_row("plain-mrpc", "mrpc", "accuracy", "acc", [10, 10, 10, 10, 10]),  # not primary
+            _accuracy_row("plain-cola", "cola", "matthews_corr", "acc", [40, 0, 0, 0, 0]),  # only one suite
+            _accuracy_row("elim-sst2", "sst2", "accuracy", "acc", [89, 89, 89, 89, 85]),
+            _accuracy_row("elim-mrpc", "mrpc", "f1", "acc", [80, 80, 80, 80, 76]),
+            _accuracy_row("elim-mrpc", "mrpc", "f1", "random", [80, 70, 60, 50, 40]),  # no sst2 curve
+        ]
+    )
+    suites = {
+        "plain": {"sst2": "plain-sst2", "mrpc": "plain-mrpc", "cola": "plain-cola"},
+        "elim": {"sst2": "elim-sst2", "mrpc": "elim-mrpc"},
+    }
+    average = bench.average_drop_table(table, suites, reference="plain")
+    assert list(zip(average["suite"], average["strategy"], strict=True)) == [("plain", "acc"), ("elim", "acc")]
+    assert set(average["tasks"]) == {"mrpc sst2"}
+    plain, elim = average.iloc[0], average.iloc[1]
+    assert [plain[f"drop_{c}"] for c in ("1x", "1.5x", "2x", "3x")] == [0, 0, 0.5, 2.0]
+    # drop 0.5 at 2x, 2.0 at 3x: 0.75 average drop is reached a sixth of the way from 2x to 3x
+    assert plain["speedup_at_0.75_average_drop"] == pytest.approx(2 + 0.25 / 1.5)
+    # the elimination suite pays its own 1x loss against the plain baseline: 0.5 at every point to 3x
+    assert [elim[f"drop_{c}"] for c in ("1x", "2x", "3x", "4x")] == [0.5, 0.5, 0.5, 4.5]
+    assert elim["speedup_at_0.75_average_drop"] == pytest.approx(3 + 0.25 / 4.0)
+    markdown = bench.average_drop_markdown(average)
+    assert "| elim | acc | 0.50 | 0.50 | 0.50 | 0.50 | 4.50 | 3.06x |" in markdown
+    assert bench.average_drop_table(table, {"plain": {"rte": "x"}}, reference="plain").empty
+
+
+def test_accuracy_markdown_shows_primary_metric_best_in_bold():
+    table = pd.DataFrame(
+        [
+            _accuracy_row("m", "mrpc", "f1", "acc", [84, 83, 82, 81, 80], 1.2),
+            _accuracy_row("m", "mrpc", "f1", "attention", [84, 84, 81, 81, 79], 1.7),
+            _accuracy_row("m", "mrpc", "accuracy", "acc", [76, 75, 74, 73, 72], 1.1),
+            _accuracy_row("m", "mrpc", "f1", "random", [84, 84, 84, 84, 84], 4.0, lower_bound=True),
+        ]
+    )
+    lines = bench.accuracy_markdown(table).splitlines()
+    assert len(lines) == 2 + 3  # header, rule, the three f1 rows; accuracy is not MRPC's primary metric
+    assert lines[2] == "| mrpc (f1) | m | acc | 84.0 | 83.0 | 82.0 | 81.0 | 80.0 | 1.20x |"
+    assert lines[3] == "| mrpc (f1) | m | attention (PoWER-BERT) | 84.0 | **84.0** | 81.0 | 81.0 | 79.0 | 1.70x |"
+    assert lines[4].endswith("| **84.0** | **84.0** | **84.0** | **84.0** | ≥ 4.00x |")

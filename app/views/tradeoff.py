@@ -102,6 +102,45 @@ def _bench_fidelity_table() -> None:
         )
 
 
+def _bench_accuracy_tables() -> None:
+    """The cached accuracy benchmark (python -m accviz.bench accuracy): every task and strategy."""
+    import json
+
+    import pandas as pd
+
+    from accviz.tasks import TASKS
+
+    folder = state.cached_runs_dir() / "bench"
+    table_path, average_path = folder / "accuracy.csv", folder / "accuracy_average.csv"
+    if not table_path.exists():
+        return
+    with st.expander("Every task and strategy: the cached accuracy benchmark"):
+        try:
+            table = pd.read_csv(table_path)
+            primary = table[
+                [
+                    task in TASKS and metric == TASKS[task].primary_metric
+                    for task, metric in zip(table.task, table.metric, strict=True)
+                ]
+            ]
+            st.dataframe(primary.round(2), hide_index=True, key="tradeoff_bench_accuracy")
+            if average_path.exists():
+                st.markdown(
+                    "**Average drop over tasks** (points below the plain model's unpruned value; the paper's criterion is ≤ 0.75)"
+                )
+                st.dataframe(
+                    pd.read_csv(average_path).round(2), hide_index=True, key="tradeoff_bench_average"
+                )
+            card_path = folder / "accuracy.json"
+            card = json.loads(card_path.read_text()) if card_path.exists() else {}
+        except (ValueError, KeyError, OSError, AttributeError) as error:
+            st.warning(f"The cached accuracy benchmark cannot be read: {error}")
+            return
+        st.caption(
+            f"From `{card.get('command', 'python -m accviz.bench accuracy')}`, {card.get('created', '?')}."
+        )
+
+
 def _runs_fingerprint(root) -> tuple:
     """(path, size, mtime) of every cached sweep file: the cache key that notices any change."""
     from accviz.sweep import list_sweeps
@@ -214,6 +253,7 @@ def render() -> None:
         st.plotly_chart(plots.latency_box(stats), key="tradeoff_latency")
 
     _bench_fidelity_table()
+    _bench_accuracy_tables()
 
     # 3. the whole curve, from cached_runs/
     match = _matching_sweep(Path(selection.reference).name, spec.name)
