@@ -173,6 +173,21 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _training_summary(model_dir: Path) -> dict | None:
+    """The fine-tuning recipe from an accviz checkpoint's card; None for any other checkpoint."""
+    from accviz.cache import read_card
+    from accviz.errors import CacheError
+
+    try:
+        card = read_card(model_dir, verify=False)
+    except CacheError:  # no card, or a broken one: the sweep simply does not describe the training
+        return None
+    if card.get("kind") != "finetune":
+        return None
+    keys = ("config", "base_model", "train_source", "train_examples", "steps", "wall_time_s", "machine")
+    return {key: card[key] for key in keys if key in card}
+
+
 def cmd_sweep(args) -> int:
     from accviz.finetune import library_versions, machine_description
     from accviz.models import resolve_model
@@ -206,6 +221,9 @@ def cmd_sweep(args) -> int:
         "versions": library_versions(),
         "machine": machine_description(),
     }
+    training = _training_summary(Path(resolve_model(args.model)))
+    if training:
+        card["model_training"] = training  # how the checkpoint was made, so the sweep explains itself
     path = write_sweep(table, sweep_dir(args.out, name, data.task), card)
     print(f"wrote {path}")
     primary = table[table.metric == table.metric.iloc[0]]

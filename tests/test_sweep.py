@@ -59,6 +59,14 @@ def test_cli_sweep_and_eval_on_fixture_data(tmp_path, minilm_tokenizer, capsys):
     table, card = read_sweep(out / "tiny__sst2")
     assert set(table.strategy) == {"acc", "random"} and card["profile_family"] == "geometric"
     assert "accviz sweep" in card["command"] or card["command"].startswith("accviz")
+    assert "model_training" not in card  # a checkpoint accviz did not fine-tune has no recipe to tell
+    from accviz.cache import write_card
+
+    write_card(model_dir, {"kind": "finetune", "config": {"epochs": 2.0, "train_speedup": "random:1-4"}, "steps": 7},
+               files=["config.json"])  # fmt: skip
+    assert cli.main([*argv, "--strategies", "acc"]) == 0
+    _, card = read_sweep(out / "tiny__sst2")
+    assert card["model_training"] == {"config": {"epochs": 2.0, "train_speedup": "random:1-4"}, "steps": 7}
     assert cli.main(["eval", "--task", "sst2", "--glue-dir", str(glue), "--model", str(model_dir), "--speedup", "1", "3",
                      "--family", "tilt", "--no-latency"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
