@@ -215,7 +215,10 @@ def test_average_drop_is_against_the_reference_suite_over_common_tasks():
         "elim": {"sst2": "elim-sst2", "mrpc": "elim-mrpc"},
     }
     average = bench.average_drop_table(table, suites, reference="plain")
-    assert list(zip(average["suite"], average["strategy"], strict=True)) == [("plain", "acc"), ("elim", "acc")]
+    assert list(zip(average["suite"], average["strategy"], strict=True)) == [
+        ("plain", "acc"),
+        ("elim", "acc"),
+    ]
     assert set(average["tasks"]) == {"mrpc sst2"}
     plain, elim = average.iloc[0], average.iloc[1]
     assert [plain[f"drop_{c}"] for c in ("1x", "1.5x", "2x", "3x")] == [0, 0, 0.5, 2.0]
@@ -241,5 +244,8 @@ def test_accuracy_markdown_shows_primary_metric_best_in_bold():
     lines = bench.accuracy_markdown(table).splitlines()
     assert len(lines) == 2 + 3  # header, rule, the three f1 rows; accuracy is not MRPC's primary metric
     assert lines[2] == "| mrpc (f1) | m | acc | 84.0 | 83.0 | 82.0 | 81.0 | 80.0 | 1.20x |"
-    assert lines[3] == "| mrpc (f1) | m | attention (PoWER-BERT) | 84.0 | **84.0** | 81.0 | 81.0 | 79.0 | 1.70x |"
+    assert (
+        lines[3]
+        == "| mrpc (f1) | m | attention (PoWER-BERT) | 84.0 | **84.0** | 81.0 | 81.0 | 79.0 | 1.70x |"
+    )
     assert lines[4].endswith("| **84.0** | **84.0** | **84.0** | **84.0** | ≥ 4.00x |")
