@@ -128,6 +128,25 @@ def test_tradeoff_shows_the_accuracy_benchmark_it_reads(app_env, tmp_path):
     expected = pd.read_csv(runs / "bench" / "accuracy.csv")
     assert len(shown[0]) == len(written) and list(shown[0]["strategy"]) == list(expected["strategy"])
     assert np.allclose(shown[0]["1x"], expected["1x"].round(2))
+    assert not [f for f in at.dataframe if "layer_ms" in f.value.columns]  # no fidelity table, no predictor
+
+
+def test_tradeoff_shows_the_cached_speedup_benchmark_and_predictor(app_env, tmp_path):
+    import shutil
+
+    from accviz import bench
+
+    runs = tmp_path / "runs"
+    shutil.copytree(app_env["runs"], runs)
+    bench.main(["all", "--smoke", "--threads", "1", "--cached-runs", str(runs), "--out", str(runs / "bench")])
+    os.environ["ACCVIZ_CACHED_RUNS"] = str(runs)
+    try:
+        at = run_page("tradeoff")
+    finally:
+        os.environ["ACCVIZ_CACHED_RUNS"] = str(app_env["runs"])
+    columns = [set(frame.value.columns) for frame in at.dataframe]
+    assert any({"estimated_speedup", "measured_over_estimated"} <= c for c in columns)
+    assert any({"held_out_profiles_error_percent", "layer_ms"} <= c for c in columns)
 
 
 def test_attribution_page(app_env):

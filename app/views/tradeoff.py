@@ -92,6 +92,16 @@ def _bench_fidelity_table() -> None:
                 "measured_over_estimated",
             ]
             st.dataframe(table[columns].round(2), hide_index=True, key="tradeoff_bench")
+            predictor_path = folder / "fidelity_predictor.csv"
+            if predictor_path.exists():
+                st.markdown(
+                    "**Calibrated latency predictor** (`python -m accviz.bench fidelity`): per-term costs fit on "
+                    "measured runs; its error on held-out profiles, and the fixed cost per layer that "
+                    "eliminating word-vectors cannot remove"
+                )
+                predictor = pd.read_csv(predictor_path)
+                shown = ["fit_on", "runs", "held_out_profiles_error_percent", "layer_ms"]
+                st.dataframe(predictor[shown].round(2), hide_index=True, key="tradeoff_bench_predictor")
         except (ValueError, KeyError, OSError) as error:
             st.warning(f"The cached benchmark table cannot be read: {error}")
             return
