@@ -207,8 +207,12 @@ class PrunedBert(nn.Module):
         q = attention.query(queries_in).view(B, -1, H, d_h).transpose(1, 2)  # (B, H, n_q, d_h)
         k = attention.key(x).view(B, n, H, d_h).transpose(1, 2)  # (B, H, n, d_h)
         v = attention.value(x).view(B, n, H, d_h).transpose(1, 2)  # (B, H, n, d_h)
-        logits = torch.matmul(q, k.transpose(-1, -2)) * attention.scaling  # (B, H, n_q, n)
-        logits = logits.masked_fill(~mask[:, None, None, :], torch.finfo(logits.dtype).min)
+        # The (B, H, n_q, n) map is the largest tensor of the layer: each extra pass over it costs
+        # memory traffic at long n. So the scale goes on q (n_q x d_h), the mask is applied in place
+        # and only when the batch has padding; matmul's backward does not need its output.
+        logits = torch.matmul(q * attention.scaling, k.transpose(-1, -2))  # (B, H, n_q, n)
+        if not bool(mask.all()):
+            logits.masked_fill_(~mask[:, None, None, :], torch.finfo(logits.dtype).min)
         probs = torch.softmax(logits, dim=-1)  # (B, H, n_q, n); padding keys get 0
         dropped = F.dropout(probs, p=attention.dropout.p, training=attention.training)  # follow the HF module
         context = torch.matmul(dropped, v).transpose(1, 2).reshape(B, -1, H * d_h)  # (B, n_q, d)
