@@ -1,6 +1,6 @@
 """Benchmarks: does the FLOPs model's speedup show up as latency, and what does accuracy cost?
 
-    python -m accviz.bench speedup|fidelity|accuracy|all [--smoke] [--threads N] [--out DIR]
+    python -m accviz.bench speedup|fidelity|accuracy|all|report [--smoke] [--threads N] [--out DIR]
 
 speedup   BERT-base shapes, 128 real tokens, batch 1 and 16, targets 1.5/2/3/4: estimated speedup
           (FLOPs model) against measured latency speedup over the plain HF model (eager and sdpa;
@@ -9,7 +9,9 @@ fidelity  BERT-base and all-MiniLM-L6-v2, lengths 64/128/256, batch 1 and 16, ta
           measured / estimated, with spreads; then the calibrated ``LatencyModel`` fit on some
           profiles and scored on held-out ones.
 accuracy  pivots the sweeps that ``accviz sweep`` wrote to cached_runs/*/sweep.csv: metric at
-          1/1.5/2/3/4x per strategy, and the speedup reachable within 0.75 points of the baseline.
+          1/1.5/2/3/4x per strategy, and the speedup reachable within 0.75 points of the baseline;
+          and the average drop over tasks per training suite (AVERAGE_SUITES), the paper's criterion.
+report    prints the stored tables as Markdown (what the README shows); measures nothing.
 
 Latencies are medians of interleaved rounds (``accviz.latency``); every ratio is measured in one
 run, so a busy shared machine slows both sides alike. Tables go to ``--out`` as CSV plus a JSON
@@ -1032,7 +1034,6 @@ def run_accuracy(
     command: str,
     smoke: bool,
     note: str = "",
-    markdown: bool = False,
     log=print,
 ) -> pd.DataFrame:
     table = accuracy_table(cached_runs_dir)
@@ -1077,11 +1078,67 @@ def run_accuracy(
                 average, average.columns, "\naverage drop over tasks (points below the reference suite's 1x)"
             )
         )
-    if markdown:
-        log("\n" + accuracy_markdown(table))
-        if not average.empty:
-            log("\n" + average_drop_markdown(average))
     return table
+
+
+# --- report: the README's tables from the stored ones, nothing re-measured -----------------------
+
+
+def speedup_markdown(table: pd.DataFrame) -> str:
+    """The speedup table as Markdown: per batch size, the exact-only row then each target."""
+    lines = [
+        "| batch | variant | kept per layer | estimated | measured (p10–p90) | measured / estimated |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, row in table.iterrows():
+        kept = str(row.get("kept_per_layer", "-"))
+        kept = "–" if kept in ("-", "nan") else kept
+        lines.append(
+            f"| {row['batch_size']} | {row['variant']} | {kept} | {row['estimated_speedup']:.2f}x | "
+            f"{row['measured_speedup']:.2f}x ({row['measured_speedup_p10']:.2f}–{row['measured_speedup_p90']:.2f}) | "
+            f"{row['measured_over_estimated']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def fidelity_markdown(table: pd.DataFrame) -> str:
+    """measured / estimated for every (model, length, batch) and target: one row per workload."""
+    pruned = table[table["variant"] != "exact-last-layer only"]
+    targets = sorted(pruned["target_speedup"].unique())
+    lines = [
+        "| model | length | batch | " + " | ".join(f"{t:g}x" for t in targets) + " |",
+        "|---|---|---|" + "---|" * len(targets),
+    ]
+    for (model, length, batch), group in pruned.groupby(["model", "length", "batch_size"], sort=False):
+        cells = []
+        for target in targets:
+            match = group[np.isclose(group["target_speedup"], target)]
+            cells.append(f"{match['measured_over_estimated'].iloc[0]:.2f}" if len(match) else "–")
+        lines.append(f"| {model} | {length} | {batch} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run_report(out_dir: Path, log=print) -> int:
+    """Prints every stored table under ``out_dir`` as Markdown; says which are missing."""
+    renderers = (
+        ("speedup", "speedup.csv", speedup_markdown),
+        ("fidelity (measured / estimated)", "fidelity.csv", fidelity_markdown),
+        ("accuracy", "accuracy.csv", accuracy_markdown),
+        ("average drop over tasks", "accuracy_average.csv", average_drop_markdown),
+    )
+    found = 0
+    for title, name, render in renderers:
+        path = out_dir / name
+        if not path.exists():
+            log(f"{title}: {path} not found (run its benchmark first)")
+            continue
+        try:
+            text = render(pd.read_csv(path))
+        except (KeyError, ValueError) as error:
+            raise AccvizError(f"{path} is not a table this version of accviz.bench wrote: {error}") from error
+        log(f"\n### {title} ({path})\n\n{text}")
+        found += 1
+    return found
 
 
 # --- CLI ---------------------------------------------------------------------------------------
@@ -1090,7 +1147,7 @@ def run_accuracy(
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m accviz.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmark", choices=("speedup", "fidelity", "accuracy", "all"))
+    parser.add_argument("benchmark", choices=("speedup", "fidelity", "accuracy", "all", "report"))
     parser.add_argument("--smoke", action="store_true", help="a tiny 2-layer model, 2 repeats: seconds")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--out", type=Path, default=None, help=f"output folder (default {DEFAULT_OUT})")
@@ -1098,25 +1155,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cached-runs", type=Path, default=Path("cached_runs"), help="where the sweeps are (accuracy)"
     )
     parser.add_argument("--note", default="", help="free text for the JSON card, e.g. why --threads 1")
-    parser.add_argument("--markdown", action="store_true", help="accuracy: also print the table as Markdown")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads must be >= 1")
     out_dir = args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT)
     common = {"command": "python -m accviz.bench " + shlex.join(argv), "smoke": args.smoke, "note": args.note}
-    chosen = ("speedup", "fidelity", "accuracy") if args.benchmark == "all" else (args.benchmark,)
+    chosen = {"all": ("speedup", "fidelity", "accuracy"), "report": ()}.get(args.benchmark, (args.benchmark,))
     if "speedup" in chosen or "fidelity" in chosen:
         torch.set_num_threads(args.threads)  # explicit: timings depend on it, and the card records it
         warning = busy_machine_warning(args.threads)
         if warning:
             print(warning, file=sys.stderr)
+    if args.benchmark == "report":  # Markdown of the stored tables, for the README: measures nothing
+        try:
+            run_report(out_dir)
+        except AccvizError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        return 0
     try:
         if "speedup" in chosen:
             run_speedup(SPEEDUP_SMOKE if args.smoke else SPEEDUP_FULL, out_dir, **common)
         if "fidelity" in chosen:
             run_fidelity(FIDELITY_SMOKE if args.smoke else FIDELITY_FULL, out_dir, **common)
         if "accuracy" in chosen:
-            run_accuracy(args.cached_runs, out_dir, markdown=args.markdown, **common)
+            run_accuracy(args.cached_runs, out_dir, **common)
     except AccvizError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

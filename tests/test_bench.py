@@ -249,3 +249,22 @@ def test_accuracy_markdown_shows_primary_metric_best_in_bold():
         == "| mrpc (f1) | m | attention (PoWER-BERT) | 84.0 | **84.0** | 81.0 | 81.0 | 79.0 | 1.70x |"
     )
     assert lines[4].endswith("| **84.0** | **84.0** | **84.0** | **84.0** | ≥ 4.00x |")
+
+
+def test_report_prints_the_stored_tables_as_markdown(smoke_run, tmp_path, capsys):
+    assert bench.main(["report", "--out", str(smoke_run)]) == 0
+    printed = capsys.readouterr().out
+    speedup = pd.read_csv(smoke_run / "speedup.csv")
+    first = speedup.iloc[0]
+    assert f"| {first['batch_size']} | {first['variant']} |" in printed
+    assert f"{first['measured_over_estimated']:.2f} |" in printed
+    assert "### fidelity" in printed and "| model | length | batch |" in printed
+    assert "| sst2 (accuracy) | minilm | acc | 90.0 | **89.9** | 89.5 | **88.5** | 85.0 | 2.25x |" in printed
+    assert "| sst2 (accuracy) | minilm | attention (PoWER-BERT) | 90.0 | – | **89.8** |" in printed
+    assert "average drop over tasks:" in printed and "not found" in printed  # the smoke sweeps form no suite
+    assert bench.main(["report", "--out", str(tmp_path / "empty")]) == 0
+    assert capsys.readouterr().out.count("not found") == 4
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "speedup.csv").write_text("a,b\n1,2\n")
+    assert bench.main(["report", "--out", str(tmp_path / "bad")]) == 1
+    assert "not a table this version" in capsys.readouterr().err
