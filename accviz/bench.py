@@ -890,14 +890,16 @@ AVERAGE_SUITES: dict[str, dict[str, str]] = {
     AVERAGE_REFERENCE: {
         "sst2": "minilm-sst2-plain",
         "mrpc": "minilm-mrpc-plain",
-        "stsb": "minilm-stsb-plain",
+        "stsb": "minilm-stsb-plain3",
         "cola": "minilm-cola-plain3",
+        "rte": "minilm-rte-plain",
     },
     "with elimination (random:1-4)": {
         "sst2": "minilm-sst2-elim-geo",
         "mrpc": "minilm-mrpc-elim",
-        "stsb": "minilm-stsb-elim",
+        "stsb": "minilm-stsb-elim3",
         "cola": "minilm-cola-elim",
+        "rte": "minilm-rte-elim",
     },
 }
 
