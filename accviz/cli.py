@@ -79,13 +79,47 @@ def cmd_app(args) -> int:
     env = dict(os.environ, ACCVIZ_SERVER_HOST=args.host)
     if args.model:
         env["ACCVIZ_MODEL"] = args.model
+    # Always headless for Streamlit itself: otherwise its first run on a machine asks for an e-mail
+    # address on stdin, which blocks the one-command start (and ends it where stdin is not a
+    # terminal). accviz opens the browser itself unless --headless.
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
         "--server.address", args.host, "--server.port", str(args.port),
-        "--server.headless", "true" if args.headless else "false",
+        "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    return subprocess.call(command, env=env)
+    browse_host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{browse_host}:{args.port}"
+    print(f"accviz app: starting on {url} (the first start fine-tunes the default model: a few minutes)")
+    return _serve(command, env, open_url=None if args.headless else url)
+
+
+def _serve(command: list[str], env: dict, open_url: str | None) -> int:
+    """Runs the Streamlit server until it exits; opens ``open_url`` in a browser once it answers."""
+    import threading
+
+    process = subprocess.Popen(command, env=env)
+    if open_url:
+        threading.Thread(target=_open_when_ready, args=(open_url, process), daemon=True).start()
+    try:
+        return process.wait()
+    except KeyboardInterrupt:  # Ctrl-C reaches the server too; wait for it to finish
+        return process.wait()
+
+
+def _open_when_ready(url: str, process: subprocess.Popen, timeout_s: float = 120.0) -> bool:
+    import time
+    import urllib.request
+    import webbrowser
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return webbrowser.open(url)  # False, quietly, where no browser is available
+        except OSError:
+            time.sleep(0.5)
+    return False
 
 
 def cmd_prepare(args) -> int:

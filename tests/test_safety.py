@@ -10,20 +10,36 @@ from accviz.safety import MAX_INPUT_CHARS, allowed_models, clip_text
 from .conftest import REPO_ROOT
 
 
-def test_app_binds_to_loopback_by_default(monkeypatch):
+def _capture_serve(monkeypatch) -> list:
     calls = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda command, env: calls.append((command, env)) or 0)
+    monkeypatch.setattr(
+        cli, "_serve", lambda command, env, open_url: calls.append((command, env, open_url)) or 0
+    )
+    return calls
+
+
+def test_app_binds_to_loopback_by_default(monkeypatch):
+    calls = _capture_serve(monkeypatch)
     assert cli.main(["app", "--headless"]) == 0
-    command, env = calls[0]
+    command, env, open_url = calls[0]
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
     assert env["ACCVIZ_SERVER_HOST"] == "127.0.0.1"
+    assert open_url is None
+
+
+def test_app_never_lets_streamlit_prompt_and_opens_the_browser_itself(monkeypatch):
+    calls = _capture_serve(monkeypatch)
+    assert cli.main(["app", "--port", "8600"]) == 0
+    command, _, open_url = calls[0]
+    # not headless, Streamlit's first run asks for an e-mail on stdin and blocks the start
+    assert command[command.index("--server.headless") + 1] == "true"
+    assert open_url == "http://127.0.0.1:8600"
 
 
 def test_exposing_the_app_is_explicit_and_warned(monkeypatch, capsys):
-    calls = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda command, env: calls.append((command, env)) or 0)
+    calls = _capture_serve(monkeypatch)
     cli.main(["app", "--host", "0.0.0.0", "--headless"])
-    command, env = calls[0]
+    command, env, _ = calls[0]
     assert command[command.index("--server.address") + 1] == "0.0.0.0"
     assert env["ACCVIZ_SERVER_HOST"] == "0.0.0.0"
     assert "WARNING" in capsys.readouterr().err
@@ -76,3 +92,15 @@ def test_cli_errors_are_one_clear_line_and_exit_1(argv, capsys):
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_the_browser_is_not_opened_for_a_server_that_died(monkeypatch):
+    opened = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
+
+    class Exited:
+        def poll(self):
+            return 1
+
+    assert cli._open_when_ready("http://127.0.0.1:9", Exited(), timeout_s=5) is False
+    assert opened == []
