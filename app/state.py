@@ -87,7 +87,8 @@ def ensure_default_model(reference: str) -> None:
 
     if Path(reference) != default_model_dir() or (default_model_dir() / "card.json").exists():
         return
-    st.info(
+    notice = st.empty()
+    notice.info(
         "First start: fine-tuning the default model (MiniLM-L6 on Rotten Tomatoes polarity, with "
         "elimination active). This happens once and takes a few minutes on a laptop; later starts reuse it."
     )
@@ -103,6 +104,9 @@ def ensure_default_model(reference: str) -> None:
 
     prepare_default_model(progress=progress)
     bar.empty()
+    notice.success(
+        f"The default model is ready ({time.perf_counter() - started:.0f} s); later starts reuse it."
+    )
 
 
 @dataclass(frozen=True)
