@@ -89,8 +89,8 @@ def cmd_app(args) -> int:
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     browse_host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
-    url = f"http://{browse_host}:{args.port}"
-    print(f"accviz app: starting on {url} (the first start fine-tunes the default model: a few minutes)")
+    url = f"http://[{browse_host}]:{args.port}" if ":" in browse_host else f"http://{browse_host}:{args.port}"
+    print(f"accviz app: serving on {url}", flush=True)
     return _serve(command, env, open_url=None if args.headless else url)
 
 

@@ -34,6 +34,8 @@ def test_app_never_lets_streamlit_prompt_and_opens_the_browser_itself(monkeypatc
     # not headless, Streamlit's first run asks for an e-mail on stdin and blocks the start
     assert command[command.index("--server.headless") + 1] == "true"
     assert open_url == "http://127.0.0.1:8600"
+    cli.main(["app", "--host", "::1"])
+    assert calls[-1][2] == "http://[::1]:8501"
 
 
 def test_exposing_the_app_is_explicit_and_warned(monkeypatch, capsys):
