@@ -882,6 +882,16 @@ def accuracy_table(cached_runs_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def primary_metric_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``accuracy_table``'s output in each task's primary metric (all rows of a task
+    outside the registry, whose primary metric accviz does not know)."""
+    is_primary = [
+        task not in TASKS or metric == TASKS[task].primary_metric
+        for task, metric in zip(table["task"], table["metric"], strict=True)
+    ]
+    return table[is_primary]
+
+
 # The paper's criterion is the *average* drop over GLUE tasks. One suite per training regime names
 # the sweep (by model) that stands for each task; the reference suite's unpruned value is the
 # honest baseline of every suite, and only tasks present in every suite are averaged.
@@ -918,11 +928,7 @@ def average_drop_table(
     """
     if table.empty or reference not in suites:
         return pd.DataFrame()
-    primary = table[
-        table.apply(
-            lambda row: row["task"] in TASKS and row["metric"] == TASKS[row["task"]].primary_metric, axis=1
-        )
-    ]
+    primary = primary_metric_rows(table)
     present = {(row.model, row.task) for row in primary.itertuples()}
     tasks = sorted(
         task
@@ -1009,10 +1015,7 @@ def accuracy_markdown(table: pd.DataFrame) -> str:
         + "---|" * (len(columns) + 4)
     )
     lines = [header]
-    primary = table.apply(
-        lambda row: row["task"] not in TASKS or row["metric"] == TASKS[row["task"]].primary_metric, axis=1
-    )
-    for (task, model, _), group in table[primary].groupby(["task", "model", "metric"], sort=True):
+    for (task, model, _), group in primary_metric_rows(table).groupby(["task", "model", "metric"], sort=True):
         best = {c: group[c].max() for c in columns[1:]}
         for _, row in group.iterrows():
             cells = []
@@ -1105,7 +1108,7 @@ def speedup_markdown(table: pd.DataFrame) -> str:
 
 def fidelity_markdown(table: pd.DataFrame) -> str:
     """measured / estimated for every (model, length, batch) and target: one row per workload."""
-    pruned = table[table["variant"] != "exact-last-layer only"]
+    pruned = table[table["variant"] != EXACT_ONLY]
     targets = sorted(pruned["target_speedup"].unique())
     lines = [
         "| model | length | batch | " + " | ".join(f"{t:g}x" for t in targets) + " |",
@@ -1120,7 +1123,7 @@ def fidelity_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def run_report(out_dir: Path, log=print) -> int:
+def run_report(out_dir: Path, log=print) -> None:
     """Prints every stored table under ``out_dir`` as Markdown; says which are missing."""
     renderers = (
         ("speedup", "speedup.csv", speedup_markdown),
@@ -1128,7 +1131,6 @@ def run_report(out_dir: Path, log=print) -> int:
         ("accuracy", "accuracy.csv", accuracy_markdown),
         ("average drop over tasks", "accuracy_average.csv", average_drop_markdown),
     )
-    found = 0
     for title, name, render in renderers:
         path = out_dir / name
         if not path.exists():
@@ -1139,8 +1141,6 @@ def run_report(out_dir: Path, log=print) -> int:
         except (KeyError, ValueError) as error:
             raise AccvizError(f"{path} is not a table this version of accviz.bench wrote: {error}") from error
         log(f"\n### {title} ({path})\n\n{text}")
-        found += 1
-    return found
 
 
 # --- CLI ---------------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def _bench_accuracy_tables() -> None:
 
     import pandas as pd
 
-    from accviz.tasks import TASKS
+    from accviz.bench import primary_metric_rows
 
     folder = state.cached_runs_dir() / "bench"
     table_path, average_path = folder / "accuracy.csv", folder / "accuracy_average.csv"
@@ -126,13 +126,7 @@ def _bench_accuracy_tables() -> None:
         return
     with st.expander("Every task and strategy: the cached accuracy benchmark"):
         try:
-            table = pd.read_csv(table_path)
-            primary = table[
-                [
-                    task in TASKS and metric == TASKS[task].primary_metric
-                    for task, metric in zip(table.task, table.metric, strict=True)
-                ]
-            ]
+            primary = primary_metric_rows(pd.read_csv(table_path))
             st.dataframe(primary.round(2), hide_index=True, key="tradeoff_bench_accuracy")
             if average_path.exists():
                 st.markdown(
