@@ -1137,7 +1137,10 @@ def run_report(out_dir: Path, log=print) -> None:
             log(f"{title}: {path} not found (run its benchmark first)")
             continue
         try:
-            text = render(pd.read_csv(path))
+            table = pd.read_csv(path)
+            if table.empty:
+                raise ValueError("it holds no rows")
+            text = render(table)
         except (KeyError, ValueError) as error:
             raise AccvizError(f"{path} is not a table this version of accviz.bench wrote: {error}") from error
         log(f"\n### {title} ({path})\n\n{text}")

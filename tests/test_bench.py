@@ -268,3 +268,10 @@ def test_report_prints_the_stored_tables_as_markdown(smoke_run, tmp_path, capsys
     (tmp_path / "bad" / "speedup.csv").write_text("a,b\n1,2\n")
     assert bench.main(["report", "--out", str(tmp_path / "bad")]) == 1
     assert "not a table this version" in capsys.readouterr().err
+    (tmp_path / "bad" / "speedup.csv").unlink()
+    (tmp_path / "bad" / "accuracy.csv").write_text("garbage,x\n")  # a header and nothing under it
+    assert bench.main(["report", "--out", str(tmp_path / "bad")]) == 1
+    assert (
+        "accuracy.csv is not a table this version of accviz.bench wrote: it holds no rows"
+        in capsys.readouterr().err
+    )
