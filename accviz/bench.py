@@ -1,6 +1,6 @@
 """Benchmarks: does the FLOPs model's speedup show up as latency, and what does accuracy cost?
 
-    python -m accviz.bench speedup|fidelity|accuracy|all|report [--smoke] [--threads N] [--out DIR]
+    python -m accviz.bench speedup|fidelity|accuracy|int8|gpu|all|report [--smoke] [--threads N] [--out DIR]
 
 speedup   BERT-base shapes, 128 real tokens, batch 1 and 16, targets 1.5/2/3/4: estimated speedup
           (FLOPs model) against measured latency speedup over the plain HF model (eager and sdpa;
@@ -11,6 +11,8 @@ fidelity  BERT-base and all-MiniLM-L6-v2, lengths 64/128/256, batch 1 and 16, ta
 accuracy  pivots the sweeps that ``accviz sweep`` wrote to cached_runs/*/sweep.csv: metric at
           1/1.5/2/3/4x per strategy, and the speedup reachable within 0.75 points of the baseline;
           and the average drop over tasks per training suite (AVERAGE_SUITES), the paper's criterion.
+int8      int8 weights × elimination against fp32 unpruned (``accviz.bench_int8``).
+gpu       BERT-base on a GPU, fp32 and bf16 (``accviz.bench_gpu``); skipped without CUDA.
 report    prints the stored tables as Markdown (what the README shows); measures nothing.
 
 Latencies are medians of interleaved rounds (``accviz.latency``); every ratio is measured in one
@@ -1123,6 +1125,30 @@ def fidelity_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def int8_markdown(table: pd.DataFrame) -> str:
+    """Speedup over the fp32 unpruned model per workload: fp32 / int8 at each target."""
+    targets = sorted(table["target"].unique())
+    header = "| model | batch | length | " + " | ".join(f"{t:g}x fp32 / int8" for t in targets) + " |"
+    lines = [header, "|" + "---|" * (3 + len(targets))]
+    for (model, batch, length), group in table.groupby(["model", "batch", "length"], sort=False):
+        cells = []
+        for target in targets:
+            at = group[np.isclose(group["target"], target)].set_index("variant")
+            value = at["measured_speedup_vs_fp32_unpruned"]
+            cells.append(f"{value['fp32']:.2f} / **{value['int8']:.2f}**")
+        lines.append(f"| {model} | {batch} | {length} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def int8_predictor_markdown(table: pd.DataFrame) -> str:
+    lines = ["| model | weights | runs | held-out error | fixed cost per layer |", "|---|---|---|---|---|"]
+    for row in table.itertuples():
+        lines.append(
+            f"| {row.model} | {row.variant} | {row.runs} | {row.held_out_error_percent:.1f}% | {row.layer_ms:.2f} ms |"
+        )
+    return "\n".join(lines)
+
+
 def run_report(out_dir: Path, log=print) -> None:
     """Prints every stored table under ``out_dir`` as Markdown; says which are missing."""
     renderers = (
@@ -1130,6 +1156,8 @@ def run_report(out_dir: Path, log=print) -> None:
         ("fidelity (measured / estimated)", "fidelity.csv", fidelity_markdown),
         ("accuracy", "accuracy.csv", accuracy_markdown),
         ("average drop over tasks", "accuracy_average.csv", average_drop_markdown),
+        ("int8 × elimination", "int8.csv", int8_markdown),
+        ("int8 latency predictor", "int8_predictor.csv", int8_predictor_markdown),
     )
     for title, name, render in renderers:
         path = out_dir / name
@@ -1152,7 +1180,9 @@ def run_report(out_dir: Path, log=print) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m accviz.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmark", choices=("speedup", "fidelity", "accuracy", "all", "report"))
+    parser.add_argument(
+        "benchmark", choices=("speedup", "fidelity", "accuracy", "int8", "gpu", "all", "report")
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny 2-layer model, 2 repeats: seconds")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--out", type=Path, default=None, help=f"output folder (default {DEFAULT_OUT})")
@@ -1166,7 +1196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT)
     common = {"command": "python -m accviz.bench " + shlex.join(argv), "smoke": args.smoke, "note": args.note}
     chosen = {"all": ("speedup", "fidelity", "accuracy"), "report": ()}.get(args.benchmark, (args.benchmark,))
-    if "speedup" in chosen or "fidelity" in chosen:
+    if {"speedup", "fidelity", "int8"} & set(chosen):
         torch.set_num_threads(args.threads)  # explicit: timings depend on it, and the card records it
         warning = busy_machine_warning(args.threads)
         if warning:
@@ -1185,6 +1215,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_fidelity(FIDELITY_SMOKE if args.smoke else FIDELITY_FULL, out_dir, **common)
         if "accuracy" in chosen:
             run_accuracy(args.cached_runs, out_dir, **common)
+        if "int8" in chosen:
+            from accviz.bench_int8 import INT8_FULL, INT8_SMOKE, run_int8  # it builds on this module
+
+            run_int8(INT8_SMOKE if args.smoke else INT8_FULL, out_dir, **common)
+        if "gpu" in chosen:
+            from accviz.bench_gpu import GPU_FULL, GPU_SMOKE, run_gpu
+
+            run_gpu(GPU_SMOKE if args.smoke else GPU_FULL, out_dir, **common)
     except AccvizError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

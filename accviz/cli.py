@@ -20,6 +20,7 @@ from pathlib import Path
 
 from accviz.errors import AccvizError
 from accviz.profile import DEFAULT_FAMILY, FAMILIES
+from accviz.quantize import SCHEMES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_SCRIPT = REPO_ROOT / "app" / "streamlit_app.py"
@@ -57,6 +58,24 @@ def _load(model: str | None, num_labels=None, allow_pickle=False):
     return load_model(
         resolve_model(model), num_labels=num_labels, allow_pickle=allow_pickle, attn_implementation="sdpa"
     )
+
+
+def _int8_config(args):
+    """The --int8 choice as an ``Int8Config``, or None for fp32 weights."""
+    from accviz.quantize import Int8Config, parse_keep_fp32
+
+    if not args.int8:
+        return None
+    return Int8Config(scheme=args.int8, keep_fp32=parse_keep_fp32(args.int8_keep_fp32))
+
+
+def _load_for_inference(args):
+    """(loaded, model to run, fp32 model): the model to run has int8 weights when --int8 is given."""
+    from accviz.quantize import quantize_int8
+
+    loaded = _load(args.model, allow_pickle=args.allow_pickle)
+    config = _int8_config(args)
+    return loaded, (quantize_int8(loaded.model, config) if config else loaded.model), loaded.model
 
 
 def _load_data(task: str, args):
@@ -179,12 +198,14 @@ def cmd_eval(args) -> int:
     from accviz.tasks import get_task
 
     spec = get_task(args.task)
-    loaded = _load(args.model, allow_pickle=args.allow_pickle)
+    loaded, model, fp32_model = _load_for_inference(args)
     data = _load_data(spec.name, args)
     print(f"{spec.name} {data.split}: {len(data)} examples from {data.source}")
+    if model is not fp32_model:
+        print(f"weights: {model.accviz_int8.label}; measured speedups are against the fp32 unpruned model")
     for speedup in args.speedup:
         result = evaluate_split(
-            loaded.model,
+            model,
             loaded.tokenizer,
             data,
             target_speedup=speedup,
@@ -193,6 +214,7 @@ def cmd_eval(args) -> int:
             batch_size=args.batch_size,
             max_length=args.max_length,
             measure_latency=not args.no_latency,
+            baseline_model=fp32_model,
         )
         metrics = ", ".join(f"{k} {v:.2f}" for k, v in result.metrics.items())
         measured = f"{result.measured_speedup:.2f}x" if result.measured_speedup else "not measured"
@@ -227,12 +249,13 @@ def cmd_sweep(args) -> int:
     from accviz.models import resolve_model
     from accviz.sweep import run_sweep, sweep_dir, write_sweep
 
-    loaded = _load(args.model, allow_pickle=args.allow_pickle)
+    loaded, model, _ = _load_for_inference(args)
     data = _load_data(args.task, args)
-    name = args.name or Path(resolve_model(args.model)).name
+    int8 = _int8_config(args)
+    name = args.name or Path(resolve_model(args.model)).name + ("-int8" if int8 else "")
     progress = _tqdm_progress()
     table = run_sweep(
-        loaded.model,
+        model,
         loaded.tokenizer,
         data,
         model_name=name,
@@ -251,6 +274,7 @@ def cmd_sweep(args) -> int:
         "source": data.source,
         "n_examples": len(data),
         "profile_family": args.family,
+        "weights": int8.label if int8 else "fp32",
         "command": " ".join(["accviz", *sys.argv[1:]]),
         "versions": library_versions(),
         "machine": machine_description(),
@@ -270,15 +294,17 @@ def cmd_sweep(args) -> int:
 def cmd_demo(args) -> int:
     from accviz.analysis import analyze_text
 
-    loaded = _load(args.model)
+    loaded, model, _ = _load_for_inference(args)
     analysis = analyze_text(
-        loaded.model,
+        model,
         loaded.tokenizer,
         args.text,
         args.text_pair,
         target_speedup=args.speedup,
         strategy=args.strategy,
     )
+    if model is not loaded.model:
+        print(f"weights: {model.accviz_int8.label}")
     if analysis.solved.message:
         print(f"note: {analysis.solved.message}")
     if analysis.truncated:
@@ -345,12 +371,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("prepare", help="build the default model now").set_defaults(func=cmd_prepare)
     sub.add_parser("models", help="list cached fine-tuned checkpoints").set_defaults(func=cmd_models)
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--task", default="rotten_tomatoes")
-    common.add_argument("--glue-dir", default=None, help="GLUE TSV folder (or set ACCVIZ_GLUE_DIR)")
-    common.add_argument(
+    loading = argparse.ArgumentParser(add_help=False)  # every verb that loads a model takes these
+    loading.add_argument(
         "--allow-pickle", action="store_true", help="allow pickle (.bin) weights: they can run arbitrary code"
     )
+    inference = argparse.ArgumentParser(add_help=False)  # the verbs that run a model take these too
+    inference.add_argument(
+        "--int8",
+        nargs="?",
+        const="per-channel",
+        default=None,
+        choices=SCHEMES,
+        help="int8 weights in the linear layers (dynamic quantization; default scheme per-channel)",
+    )
+    inference.add_argument(
+        "--int8-keep-fp32",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated module-name prefixes kept in fp32 (the pooler and classifier always are)",
+    )
+    common = argparse.ArgumentParser(add_help=False, parents=[loading])
+    common.add_argument("--task", default="rotten_tomatoes")
+    common.add_argument("--glue-dir", default=None, help="GLUE TSV folder (or set ACCVIZ_GLUE_DIR)")
     common.add_argument("--max-length", type=int, default=128)
     common.add_argument("--batch-size", type=int, default=64)
     common.add_argument(
@@ -376,7 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--rebuild", action="store_true")
     finetune.set_defaults(func=cmd_finetune, max_length=64, batch_size=32)
 
-    evaluate = sub.add_parser("eval", parents=[common], help="evaluate at any speedup (offline-tuning)")
+    evaluate = sub.add_parser(
+        "eval", parents=[common, inference], help="evaluate at any speedup (offline-tuning)"
+    )
     evaluate.add_argument("--model", default="default")
     evaluate.add_argument("--speedup", type=float, nargs="+", default=[1.0, 2.0])
     evaluate.add_argument("--strategy", default="acc")
@@ -385,7 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-latency", action="store_true")
     evaluate.set_defaults(func=cmd_eval)
 
-    sweep = sub.add_parser("sweep", parents=[common], help="accuracy vs speedup for every strategy")
+    sweep = sub.add_parser(
+        "sweep", parents=[common, inference], help="accuracy vs speedup for every strategy"
+    )
     sweep.add_argument("--model", default="default")
     sweep.add_argument("--split", default="dev")
     sweep.add_argument("--speedups", type=_speedups, default=[1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0])
@@ -399,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", default=str(REPO_ROOT / "cached_runs"))
     sweep.set_defaults(func=cmd_sweep)
 
-    demo = sub.add_parser("demo", help="show which word-vectors each layer keeps for one text")
+    demo = sub.add_parser(
+        "demo", parents=[loading, inference], help="show which word-vectors each layer keeps for one text"
+    )
     demo.add_argument("text")
     demo.add_argument("text_pair", nargs="?", default=None)
     demo.add_argument("--model", default="default")

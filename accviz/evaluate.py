@@ -75,8 +75,12 @@ def evaluate_encoded(
     source: str = "",
     solved: SolvedProfile | None = None,
     progress: ProgressFn | None = None,
+    baseline_model=None,
 ) -> EvalResult:
+    """``baseline_model``: what the measured latency is compared with (default ``model`` itself,
+    unpruned); e.g. the fp32 model when ``model`` has int8 weights."""
     spec = get_task(task)
+    baseline_model = model if baseline_model is None else baseline_model
     lengths = encoded.lengths
     if solved is None:
         solved = solve_profile(model.config, lengths, target_speedup, family=family, warn=False)
@@ -93,7 +97,7 @@ def evaluate_encoded(
             inputs = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
             if measure_latency:
                 plain_s, pruned_s, out = _timed_pair(
-                    model, pruned, inputs, solved.profile, scorer, warm=number == 0
+                    baseline_model, pruned, inputs, solved.profile, scorer, warm=number == 0
                 )
                 time_unpruned += plain_s
                 time_pruned += pruned_s

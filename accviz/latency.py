@@ -220,6 +220,16 @@ class LatencyRecord:
         )
 
 
+LATENCY_COST_COLUMNS = (  # LatencyModel's costs in TERMS order, as stored in benchmark tables
+    "attention_s_per_mac",
+    "ffn_s_per_mac",
+    "scoring_s_per_mac",
+    "attention_map_s_per_element",
+    "layer_s",
+    "token_layer_s",
+)
+
+
 @dataclass(frozen=True)
 class LatencyModel:
     """Per-term costs in seconds (see ``TERM_UNITS``), all >= 0."""
@@ -248,6 +258,14 @@ class LatencyModel:
     @classmethod
     def from_costs(cls, costs: Iterable[float], num_records: int = 0) -> LatencyModel:
         return cls(*(float(c) for c in costs), num_records=num_records)
+
+    @classmethod
+    def from_row(cls, row) -> LatencyModel:
+        """From a stored table's row (a dict or pandas row) holding ``LATENCY_COST_COLUMNS``."""
+        try:
+            return cls.from_costs([row[column] for column in LATENCY_COST_COLUMNS])
+        except (KeyError, TypeError, ValueError) as error:
+            raise AccvizError(f"A stored latency model lacks its costs: {error}") from None
 
     def predict(
         self,

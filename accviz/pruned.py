@@ -129,6 +129,7 @@ class PrunedBert(nn.Module):
         exact_last_layer: bool | None = None,
         output_attentions: bool = False,
         output_scores: bool = False,
+        fused_attention: bool = True,  # False: every layer computes its attention map (the reference)
     ) -> PrunedOutput:
         B, T = input_ids.shape
         device = input_ids.device
@@ -159,11 +160,13 @@ class PrunedBert(nn.Module):
                 keep_counts, eliminates = None, False
             want_scores = eliminates or (output_scores and not cls_only)
 
-            h, probs, values = self._attention_block(layer, x, mask, cls_only)  # h (B, n_q, d)
+            need_probs = not fused_attention or output_attentions or (want_scores and scorer.needs_attention)
+            h, probs, values = self._attention_block(layer, x, mask, cls_only, need_probs)  # h (B, n_q, d)
             scores = None
             if want_scores:
                 with torch.no_grad():  # the ranking picks indices; no gradient flows through it
-                    scores = scorer.score(probs.detach(), values.detach(), mask)  # (B, n_l)
+                    detached = probs.detach() if probs is not None else None
+                    scores = scorer.score(detached, values.detach(), mask)  # (B, n_l)
 
             if cls_only:
                 kept_idx = torch.zeros(B, 1, dtype=torch.long, device=device)
@@ -194,11 +197,14 @@ class PrunedBert(nn.Module):
         logits = self.classifier(self.head_dropout(pooled)) if self.classifier is not None else None
         return PrunedOutput(logits=logits, pooled=pooled, last_hidden=x, last_mask=mask, traces=traces)
 
-    def _attention_block(self, layer, x: torch.Tensor, mask: torch.Tensor, cls_only: bool):
+    def _attention_block(self, layer, x: torch.Tensor, mask: torch.Tensor, cls_only: bool, need_probs: bool):
         """Self-attention sub-layer with residual and LayerNorm; returns h, A and V.
 
-        x (B, n, d), mask (B, n) -> h (B, n_q, d), probs (B, H, n_q, n), values (B, H, n, d_h);
-        n_q = 1 when only the [CLS] query is needed.
+        x (B, n, d), mask (B, n) -> h (B, n_q, d), probs (B, H, n_q, n) or None, values (B, H, n, d_h);
+        n_q = 1 when only the [CLS] query is needed. A layer whose scores nobody reads (no
+        elimination after it, the [CLS]-only last layer, a scorer that ignores attention) runs
+        ``scaled_dot_product_attention``, the fused kernel HF's sdpa model uses, and returns no
+        probabilities: the same context without materialising the (B, H, n_q, n) map.
         """
         attention = layer.attention.self
         B, n, _ = x.shape
@@ -207,6 +213,14 @@ class PrunedBert(nn.Module):
         q = attention.query(queries_in).view(B, -1, H, d_h).transpose(1, 2)  # (B, H, n_q, d_h)
         k = attention.key(x).view(B, n, H, d_h).transpose(1, 2)  # (B, H, n, d_h)
         v = attention.value(x).view(B, n, H, d_h).transpose(1, 2)  # (B, H, n, d_h)
+        if not need_probs:
+            key_mask = None if bool(mask.all()) else mask[:, None, None, :]  # (B, 1, 1, n), True = attend
+            dropout = attention.dropout.p if attention.training else 0.0
+            context = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=key_mask, dropout_p=dropout, scale=attention.scaling
+            )  # (B, H, n_q, d_h)
+            context = context.transpose(1, 2).reshape(B, -1, H * d_h)  # (B, n_q, d)
+            return layer.attention.output(context, queries_in), None, v
         # The (B, H, n_q, n) map is the largest tensor of the layer: each extra pass over it costs
         # memory traffic at long n. So the scale goes on q (n_q x d_h), the mask is applied in place
         # and only when the batch has padding; matmul's backward does not need its output.

@@ -73,12 +73,27 @@ def model_choices() -> list[ModelChoice]:
 
 
 @st.cache_resource(show_spinner="Loading the model (once per server)…")
-def load_model_cached(reference: str, allow_pickle: bool = False):
+def _load_fp32(reference: str, allow_pickle: bool):
     from accviz.loading import load_model
 
     loaded = load_model(reference, allow_pickle=allow_pickle, attn_implementation="sdpa")
     loaded.model.eval()
     return loaded
+
+
+@st.cache_resource(show_spinner="Quantizing the weights to int8 (once per server)…")
+def _load_int8(reference: str, allow_pickle: bool):
+    from dataclasses import replace
+
+    from accviz.quantize import quantize_int8
+
+    loaded = _load_fp32(reference, allow_pickle)
+    return replace(loaded, model=quantize_int8(loaded.model))
+
+
+def load_model_cached(reference: str, allow_pickle: bool = False, int8: bool = False):
+    """The model shared by every session; with ``int8`` a second copy whose linear layers are int8."""
+    return _load_int8(reference, allow_pickle) if int8 else _load_fp32(reference, allow_pickle)
 
 
 def ensure_default_model(reference: str) -> None:
@@ -118,6 +133,7 @@ class Selection:
     strategy: str
     reference: str
     allow_pickle: bool
+    int8: bool = False  # int8 weights in the linear layers (accviz.quantize)
 
 
 def sidebar() -> Selection:
@@ -147,9 +163,15 @@ def sidebar() -> Selection:
             "This server is shared: models are limited to cached checkpoints and the allow-list."
         )
 
+    int8 = st.sidebar.toggle(
+        "int8 weights",
+        key="int8",
+        help="Dynamic int8 quantization of the linear layers (PyTorch's own). The FLOPs estimate does not "
+        "change; measured latency and accuracy do. Elimination works unchanged on top.",
+    )
     try:
         ensure_default_model(reference)
-        loaded = load_model_cached(reference, allow_pickle)
+        loaded = load_model_cached(reference, allow_pickle, int8)
     except AccvizError as error:
         st.error(f"Cannot use this model: {error}")
         st.stop()
@@ -177,7 +199,7 @@ def sidebar() -> Selection:
         key="strategy",
         format_func=lambda n: STRATEGY_DESCRIPTIONS[n],
     )
-    return Selection(loaded, spec, strategy, reference, allow_pickle)
+    return Selection(loaded, spec, strategy, reference, allow_pickle, int8)
 
 
 def _card_task(reference: str) -> str | None:

@@ -171,3 +171,17 @@ def test_a_model_path_that_is_not_a_checkpoint_is_a_clear_error(app_env, tmp_pat
     at.text_input(key="model_custom").set_value(str(tmp_path / "nowhere")).run()
     assert not at.exception
     assert any("Cannot use this model" in e.value for e in at.error)
+
+
+def test_int8_switch_changes_the_model_not_the_estimate(app_env):
+    at = run_page("tradeoff")
+    at.slider(key="tradeoff_speedup").set_value(2.0).run()
+    estimate_fp32 = metric(at, "Estimated speedup")
+    at.toggle(key="int8").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert metric(at, "Estimated speedup") == estimate_fp32  # FLOPs do not see int8
+    assert metric(at, "Measured speedup (int8")
+    assert metric(at, "accuracy (live")
+    explore = run_page("explore")
+    explore.toggle(key="int8").set_value(True).run()
+    assert not explore.exception and metric(explore, "Pruned")

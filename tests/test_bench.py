@@ -263,7 +263,7 @@ def test_report_prints_the_stored_tables_as_markdown(smoke_run, tmp_path, capsys
     assert "| sst2 (accuracy) | minilm | attention (PoWER-BERT) | 90.0 | – | **89.8** |" in printed
     assert "average drop over tasks:" in printed and "not found" in printed  # the smoke sweeps form no suite
     assert bench.main(["report", "--out", str(tmp_path / "empty")]) == 0
-    assert capsys.readouterr().out.count("not found") == 4
+    assert capsys.readouterr().out.count("not found") == 6
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "speedup.csv").write_text("a,b\n1,2\n")
     assert bench.main(["report", "--out", str(tmp_path / "bad")]) == 1
@@ -275,3 +275,51 @@ def test_report_prints_the_stored_tables_as_markdown(smoke_run, tmp_path, capsys
         "accuracy.csv is not a table this version of accviz.bench wrote: it holds no rows"
         in capsys.readouterr().err
     )
+
+
+INT8_COLUMNS = {
+    "model",
+    "batch",
+    "length",
+    "target",
+    "variant",
+    "measured_speedup_vs_fp32_unpruned",
+    "estimated_speedup",
+    "ms_p10",
+    "ms_median",
+    "ms_p90",
+}
+
+
+def test_int8_smoke_writes_the_table_the_predictor_and_a_card(tmp_path):
+    from accviz.bench_int8 import INT8_SMOKE, predict_speedup
+    from accviz.profile import EliminationProfile
+
+    assert bench.main(["int8", "--smoke", "--threads", "1", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "int8.csv")
+    assert INT8_COLUMNS <= set(table.columns)
+    expected_rows = len(INT8_SMOKE.batch_sizes) * len(INT8_SMOKE.lengths) * len(INT8_SMOKE.targets) * 2
+    assert len(table) == expected_rows and set(table.variant) == {"fp32", "int8"}
+    assert (table.measured_speedup_vs_fp32_unpruned > 0).all()
+    assert (table.ms_p10 <= table.ms_median).all() and (table.ms_median <= table.ms_p90).all()
+    card = json.loads((tmp_path / "int8.json").read_text())
+    assert card["machine"]["torch_threads"] == 1 and "load_average_at_end" in card and card["command"]
+    predictor = pd.read_csv(tmp_path / "int8_predictor.csv")
+    assert set(predictor.variant) == {"fp32", "int8"} and (predictor.held_out_error_percent >= 0).all()
+    config = INT8_SMOKE.encoders[0].build().config
+    predicted, fitted_on = predict_speedup(
+        tmp_path, config, [16] * 8, EliminationProfile((0.6, 0.3)), True, 2
+    )
+    assert predicted > 0 and fitted_on == INT8_SMOKE.encoders[0].name
+    config.hidden_size = 48  # no stored fit for another shape
+    assert predict_speedup(tmp_path, config, [16], None, True, 2) is None
+
+
+def test_gpu_benchmark_skips_without_cuda_and_its_smoke_runs_anywhere(tmp_path, capsys):
+    assert bench.main(["gpu", "--out", str(tmp_path / "full")]) == 0
+    if not torch.cuda.is_available():
+        assert "no CUDA device" in capsys.readouterr().out and not (tmp_path / "full").exists()
+    assert bench.main(["gpu", "--smoke", "--threads", "1", "--out", str(tmp_path / "smoke")]) == 0
+    table = pd.read_csv(tmp_path / "smoke" / "gpu.csv")
+    assert {"fp32", "bf16"} == set(table.dtype) and (table.measured_speedup > 0).all()
+    assert {"device", "batch", "target", "estimated_speedup", "measured_over_estimated"} <= set(table.columns)

@@ -14,6 +14,7 @@ import torch
 from accviz.errors import AccvizError
 from accviz.flops import EncoderShape, estimate_flops, sequence_token_counts
 from accviz.latency import (
+    LATENCY_COST_COLUMNS,
     TERMS,
     LatencyModel,
     LatencyRecord,
@@ -210,3 +211,25 @@ def test_interleaved_latency_reports_progress_after_timed_rounds_only():
         {"a": lambda: None}, repeats=2, warmup=1, on_round=lambda d, t: progress.append((d, t))
     )
     assert progress == [(1, 2), (2, 2)]
+
+
+def test_int8_rates_are_learnt_like_fp32_ones():
+    """int8 weights cut the matmul and per-layer costs, not the attention map: a separate fit per
+    precision recovers the int8 costs from synthetic int8 timings and predicts held-out profiles,
+    and round-trips through a stored table row (what the app reads)."""
+    int8_costs = LatencyModel(
+        TRUE_COSTS.attention_s_per_mac / 2.5,
+        TRUE_COSTS.ffn_s_per_mac / 3.0,
+        TRUE_COSTS.scoring_s_per_mac,
+        TRUE_COSTS.attention_map_s_per_element,
+        TRUE_COSTS.layer_s / 3.5,
+        TRUE_COSTS.token_layer_s,
+    )
+    records = _records(int8_costs, noise=0.005, seed=2)
+    evaluation = evaluate_held_out(records, lambda r: r.label in ("1.5x", "3x"))
+    assert evaluation.held_out_error_percent < 2.0
+    assert evaluation.model.layer_s < TRUE_COSTS.layer_s / 2  # it learnt a cheaper per-layer cost
+    row = dict(zip(LATENCY_COST_COLUMNS, evaluation.model.costs, strict=True))
+    np.testing.assert_allclose(LatencyModel.from_row(row).costs, evaluation.model.costs)
+    with pytest.raises(AccvizError, match="lacks its costs"):
+        LatencyModel.from_row({"layer_s": 1.0})

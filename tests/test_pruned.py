@@ -196,3 +196,21 @@ def test_sentence_pair_batches_run_with_elimination():
     with torch.no_grad():
         out = PrunedBert(model)(input_ids, attention_mask, token_type_ids, profile=tilt_profile(3, 1.0))
     assert out.logits.shape == (4, 3) and torch.isfinite(out.logits).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("strategy", ["acc", "truncation"])
+def test_fused_attention_equals_the_eager_path(tiny_classifier, seed, strategy):
+    """Layers that need no attention map run sdpa: same logits and kept sets as computing every map."""
+    input_ids, attention_mask, token_type_ids = random_batch(6, 21, 99, seed=seed, pairs=seed == 1)
+    profile = _random_profile(3, torch.Generator().manual_seed(seed))
+    pruned = PrunedBert(tiny_classifier)
+    with torch.no_grad():
+        for profile_or_none in (None, profile):
+            for exact_last_layer in (True, False):
+                kwargs = dict(profile=profile_or_none, scorer=strategy, exact_last_layer=exact_last_layer)
+                fused = pruned(input_ids, attention_mask, token_type_ids, **kwargs)
+                eager = pruned(input_ids, attention_mask, token_type_ids, fused_attention=False, **kwargs)
+                assert (fused.logits - eager.logits).abs().max() < 1e-4
+                for a, b in zip(fused.traces, eager.traces, strict=True):
+                    assert torch.equal(a.kept_positions, b.kept_positions)

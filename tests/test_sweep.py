@@ -71,3 +71,28 @@ def test_cli_sweep_and_eval_on_fixture_data(tmp_path, minilm_tokenizer, capsys):
                      "--family", "tilt", "--no-latency"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "target 3x [acc]" in printed and "estimated" in printed and "mean kept per layer" in printed
+
+
+def test_cli_int8_runs_demo_eval_and_sweep_end_to_end(tmp_path, minilm_tokenizer, capsys):
+    from accviz import cli
+
+    model_dir = tmp_path / "tiny"
+    tiny_vocab_classifier().save_pretrained(model_dir)
+    minilm_tokenizer.save_pretrained(model_dir)
+    glue = write_glue_fixture(tmp_path / "glue", rows=16)
+    out = tmp_path / "runs"
+    assert (
+        cli.main(["demo", "a charming journey .", "--model", str(model_dir), "--int8", "--allow-pickle"]) == 0
+    )
+    assert "weights: int8 per-channel" in capsys.readouterr().out
+    assert cli.main(["eval", "--task", "sst2", "--glue-dir", str(glue), "--model", str(model_dir), "--speedup", "2",
+                     "--int8", "per-tensor", "--int8-keep-fp32", "bert.encoder.layer.0"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "int8 per-tensor (fp32: bert.encoder.layer.0)" in printed and "measured" in printed
+    argv = ["sweep", "--task", "sst2", "--glue-dir", str(glue), "--model", str(model_dir), "--speedups", "1,2",
+            "--strategies", "acc", "--out", str(out), "--int8"]  # fmt: skip
+    assert cli.main(argv) == 0
+    table, card = read_sweep(out / "tiny-int8__sst2")
+    assert card["weights"] == "int8 per-channel" and card["model"] == "tiny-int8" and len(table)
+    with pytest.raises(SystemExit):
+        cli.main(["eval", "--model", str(model_dir), "--int8", "int4"])

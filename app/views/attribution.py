@@ -50,6 +50,10 @@ def render() -> None:
         except AccvizError as error:
             st.error(str(error))
             return
+    if selection.int8:
+        st.caption(
+            "Integrated Gradients needs gradients, which int8 layers have none of: computed on the fp32 weights."
+        )
     st.plotly_chart(plots.attribution_vs_acc(result), key="attribution_chart")
     rhos = [r for r in result.spearman_per_layer if r == r]
     if rhos:

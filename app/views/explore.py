@@ -14,6 +14,7 @@ EXAMPLE_COUNT = 6
 def _analyze(
     reference: str,
     allow_pickle: bool,
+    int8: bool,
     text_a: str,
     text_b: str | None,
     speedup: float,
@@ -23,7 +24,7 @@ def _analyze(
 ):
     from accviz.analysis import analyze_text
 
-    loaded = state.load_model_cached(reference, allow_pickle)
+    loaded = state.load_model_cached(reference, allow_pickle, int8)
     return analyze_text(
         loaded.model,
         loaded.tokenizer,
@@ -88,6 +89,7 @@ def render() -> None:
         analysis = _analyze(
             selection.reference,
             selection.allow_pickle,
+            selection.int8,
             text_a,
             text_b,
             speedup,

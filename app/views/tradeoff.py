@@ -25,19 +25,24 @@ def _encoded_lengths(reference: str, allow_pickle: bool, task: str, n: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _live_accuracy(reference: str, allow_pickle: bool, task: str, n: int, speedup: float, strategy: str):
+def _live_accuracy(
+    reference: str, allow_pickle: bool, int8: bool, task: str, n: int, speedup: float, strategy: str
+):
     from accviz.evaluate import evaluate_split
 
     data, error = state.dev_split(task)
     if data is None:
         raise AccvizError(error)
-    loaded = state.load_model_cached(reference, allow_pickle)
+    loaded = state.load_model_cached(reference, allow_pickle, int8)
     subset = data.subset(min(n, len(data)), seed=0)
     return evaluate_split(loaded.model, loaded.tokenizer, subset, target_speedup=speedup, strategy=strategy)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _measured_latency(reference: str, allow_pickle: bool, task: str, speedup: float, strategy: str):
+def _measured_latency(
+    reference: str, allow_pickle: bool, int8: bool, task: str, speedup: float, strategy: str
+):
+    """Interleaved latency of the fp32 unpruned model and the pruned one (int8 weights if asked)."""
     from accviz.batching import encode_split, pad_batch
     from accviz.latency import interleaved_latency
     from accviz.pruned import PrunedBert
@@ -47,11 +52,12 @@ def _measured_latency(reference: str, allow_pickle: bool, task: str, speedup: fl
     if data is None:
         raise AccvizError(error)
     loaded = state.load_model_cached(reference, allow_pickle)
+    running = state.load_model_cached(reference, allow_pickle, int8).model
     subset = data.subset(min(LATENCY_BATCH, len(data)), seed=1)
     encoded = encode_split(loaded.tokenizer, subset.texts_a, subset.texts_b, subset.labels, max_length=128)
     batch = pad_batch(encoded, range(len(encoded)), pad_id=loaded.tokenizer.pad_token_id or 0)
     solved = solve_profile(loaded.model.config, encoded.lengths, speedup, warn=False)
-    pruned = PrunedBert(loaded.model)
+    pruned = PrunedBert(running)
     inputs = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
     runs = {
         "unpruned": lambda: loaded.model(
@@ -68,6 +74,33 @@ def _flops_per_example(pruned_flops: int, baseline_flops: int, count: int) -> tu
     value = pruned_flops / count / scale
     change = (pruned_flops - baseline_flops) / count / scale
     return (f"{value:.3f}", f"{change:+.3f}"), unit
+
+
+def _predicted_latency(config, lengths, profile, int8: bool) -> None:
+    """The calibrated predictor's speedup for this profile and precision (from ``bench int8``)."""
+    from accviz.bench_int8 import predict_speedup
+
+    try:
+        predicted = predict_speedup(
+            state.cached_runs_dir() / "bench", config, lengths, profile, int8, LATENCY_BATCH
+        )
+    except AccvizError as error:
+        st.caption(f"No calibrated latency prediction: {error}")
+        return
+    if predicted is None:
+        st.caption(
+            "No calibrated latency prediction for this encoder shape (`python -m accviz.bench int8` fits "
+            "BERT-base and MiniLM-L6)."
+        )
+        return
+    speedup, fitted_on = predicted
+    weights = "int8" if int8 else "fp32"
+    st.metric(
+        f"Predicted speedup ({weights} weights, batches of {LATENCY_BATCH}, vs fp32 unpruned)",
+        f"{speedup:.2f}x",
+        help=f"The latency predictor calibrated by `python -m accviz.bench int8` on {fitted_on}: "
+        "per-term costs fit on measured runs, including the fixed per-layer cost the FLOPs model ignores.",
+    )
 
 
 def _bench_fidelity_table() -> None:
@@ -220,6 +253,7 @@ def render() -> None:
     columns[2].metric("Free part ([CLS]-only last layer)", f"{solved.exact_last_layer_speedup:.2f}x")
     columns[3].metric("Most this profile reaches", f"{solved.max_speedup:.2f}x")
     st.plotly_chart(plots.flops_breakdown_bar(baseline, pruned_estimate), key="tradeoff_flops")
+    _predicted_latency(loaded.model.config, lengths, solved.profile, selection.int8)
 
     # 2. measured: one visitor at a time
     live = st.toggle("Measure latency and accuracy live", value=True, key="tradeoff_live")
@@ -234,11 +268,22 @@ def render() -> None:
             try:
                 with st.spinner("Measuring latency (interleaved runs)…"):
                     stats, estimated = _measured_latency(
-                        selection.reference, selection.allow_pickle, spec.name, speedup, strategy
+                        selection.reference,
+                        selection.allow_pickle,
+                        selection.int8,
+                        spec.name,
+                        speedup,
+                        strategy,
                     )
                 with st.spinner(f"Scoring {int(n_live)} dev examples…"):
                     result = _live_accuracy(
-                        selection.reference, selection.allow_pickle, spec.name, int(n_live), speedup, strategy
+                        selection.reference,
+                        selection.allow_pickle,
+                        selection.int8,
+                        spec.name,
+                        int(n_live),
+                        speedup,
+                        strategy,
                     )
             except AccvizError as error:
                 st.error(str(error))
@@ -247,7 +292,8 @@ def render() -> None:
 
         measured = measured_speedup(stats["unpruned"], stats["pruned"])
         columns = st.columns(4)
-        columns[0].metric("Measured speedup (batch of 32)", f"{measured:.2f}x")
+        weights = "int8" if selection.int8 else "fp32"
+        columns[0].metric(f"Measured speedup ({weights}, batch of 32, vs fp32 unpruned)", f"{measured:.2f}x")
         columns[1].metric("Measured / estimated", f"{measured / estimated:.2f}")
         columns[2].metric(
             f"{spec.primary_metric} (live, {result.n_examples} ex.)", f"{result.primary_value:.1f}"

@@ -1,0 +1,147 @@
+"""Benchmark on a GPU: BERT-base shapes, 128 tokens, batch 1/32/128, fp32 and bf16, targets 1-4x.
+
+    python -m accviz.bench gpu [--smoke]   ->  cached_runs/bench/gpu.csv (+ .json)
+
+Per precision and batch, one interleaved run times the plain HF model (eager and sdpa) and
+``PrunedBert`` at each target; every timed call ends with ``torch.cuda.synchronize()`` so the
+clock sees the kernels, not their launch. Speedups are against the faster plain model in the same
+precision; the estimate is the FLOPs model's. Sized to finish in under 5 minutes on one GPU.
+
+On a machine without CUDA it writes nothing and says so (exit 0), so it never breaks a CPU-only
+run; ``--smoke`` runs the same code on a tiny model on whatever device there is (CPU here), which
+is how the tests keep it working.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from accviz.bench import BERT_BASE, TINY_2L, EncoderSpec, _card, _show, _write_table
+from accviz.flops import estimated_speedup
+from accviz.latency import interleaved_latency
+from accviz.pruned import PrunedBert
+from accviz.scoring import get_scorer
+from accviz.speedup import solve_profile
+
+
+@dataclass(frozen=True)
+class GpuSettings:
+    encoder: EncoderSpec
+    length: int
+    batch_sizes: tuple[int, ...]
+    dtypes: tuple[str, ...]
+    targets: tuple[float, ...]
+    repeats: int
+    warmup: int
+
+
+GPU_FULL = GpuSettings(BERT_BASE, 128, (1, 32, 128), ("fp32", "bf16"), (1.0, 1.5, 2.0, 3.0, 4.0), 30, 5)
+GPU_SMOKE = GpuSettings(TINY_2L, 16, (1, 2), ("fp32", "bf16"), (1.0, 2.0), 2, 1)
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({device.type})"
+
+
+def _timed_calls(plain, pruned, ids, mask, profiles, scorer, synchronize) -> dict:
+    """The callables of one batch; each waits for its kernels to finish."""
+
+    def synced(call):
+        def timed():
+            call()
+            synchronize()
+
+        return timed
+
+    runs = {name: synced(lambda m=m: m(input_ids=ids, attention_mask=mask)) for name, m in plain.items()}
+    for target, profile in profiles.items():
+        runs[f"pruned@{target:g}x"] = synced(lambda p=profile: pruned(ids, mask, profile=p, scorer=scorer))
+    return runs
+
+
+def run_gpu(
+    settings: GpuSettings, out_dir: Path, *, command: str, smoke: bool, note: str = "", log=print
+) -> pd.DataFrame | None:
+    if torch.cuda.is_available():
+        device = torch.device("cuda")
+    elif smoke:
+        device = torch.device("cpu")
+    else:
+        log("gpu: no CUDA device on this machine; nothing measured, nothing written.")
+        return None
+    card = _card(
+        "gpu",
+        command,
+        smoke,
+        {
+            "model": settings.encoder.name,
+            "length": settings.length,
+            "batch_sizes": list(settings.batch_sizes),
+            "dtypes": list(settings.dtypes),
+            "targets": list(settings.targets),
+            "repeats": settings.repeats,
+            "device": device_name(device),
+        },
+        note,
+    )
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    scorer = get_scorer("acc")
+    base_model = settings.encoder.build()
+    rows = []
+    for dtype_name in settings.dtypes:
+        model = copy.deepcopy(base_model).to(device=device, dtype=DTYPES[dtype_name]).eval()
+        plain = {}
+        for implementation in ("eager", "sdpa"):
+            twin = copy.deepcopy(model)
+            twin.set_attn_implementation(implementation)
+            plain[f"hf-{implementation}"] = twin.eval()
+        pruned = PrunedBert(model)
+        for batch in settings.batch_sizes:
+            generator = torch.Generator().manual_seed(batch)
+            low = min(1000, model.config.vocab_size // 2)
+            ids = torch.randint(low, model.config.vocab_size, (batch, settings.length), generator=generator)
+            ids = ids.to(device)
+            mask = torch.ones_like(ids)
+            lengths = [settings.length] * batch
+            profiles = {
+                t: (solve_profile(model.config, lengths, t, warn=False).profile if t > 1 else None)
+                for t in settings.targets
+            }
+            runs = _timed_calls(plain, pruned, ids, mask, profiles, scorer, synchronize)
+            stats = interleaved_latency(runs, repeats=settings.repeats, warmup=settings.warmup)
+            base_name = min(("hf-eager", "hf-sdpa"), key=lambda n: stats[n].median_s)
+            base = stats[base_name]
+            for target, profile in profiles.items():
+                run = stats[f"pruned@{target:g}x"]
+                estimate = estimated_speedup(model.config, lengths, profile)
+                measured = base.median_s / run.median_s
+                rows.append(
+                    {
+                        "device": device_name(device),
+                        "model": settings.encoder.name,
+                        "dtype": dtype_name,
+                        "batch": batch,
+                        "length": settings.length,
+                        "target": target,
+                        "estimated_speedup": estimate,
+                        "measured_speedup": measured,
+                        "measured_over_estimated": measured / estimate,
+                        "baseline": base_name,
+                        "baseline_ms": base.median_s * 1e3,
+                        "ms_p10": run.p10_s * 1e3,
+                        "ms_median": run.median_s * 1e3,
+                        "ms_p90": run.p90_s * 1e3,
+                    }
+                )
+            log(f"  {dtype_name} batch {batch}: done")
+    table = pd.DataFrame(rows)
+    _write_table(out_dir, "gpu", table, card)
+    shown = ("dtype", "batch", "target", "estimated_speedup", "measured_speedup", "ms_median")
+    log(_show(table, shown, f"\ngpu: {device_name(device)}"))
+    return table
