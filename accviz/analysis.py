@@ -24,9 +24,10 @@ from accviz.errors import AccvizError
 from accviz.flops import FlopsEstimate, estimate_flops, unpruned_flops
 from accviz.profile import DEFAULT_FAMILY
 from accviz.pruned import PrunedBert
+from accviz.scoring import STRATEGY_ORDER
 from accviz.speedup import SolvedProfile, solve_profile
 
-ALL_STRATEGIES = ("acc", "attention", "mean-attention", "random", "truncation")
+ALL_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.scoring.REGISTRY
 # Two regression outputs "agree" when they differ by less than this (STS-B scores run 0..5).
 REGRESSION_AGREEMENT = 0.5
 

@@ -52,7 +52,7 @@ from accviz.latency import (
 )
 from accviz.profile import DEFAULT_FAMILY
 from accviz.pruned import PrunedBert
-from accviz.scoring import get_scorer
+from accviz.scoring import get_scorer, strategy_label, strategy_rank
 from accviz.speedup import SolvedProfile, solve_profile
 from accviz.tasks import TASKS
 
@@ -67,8 +67,6 @@ COL_METRIC = "metric"
 COL_VALUE = "value"  # in percent points
 ACCURACY_SPEEDUPS = (1.0, 1.5, 2.0, 3.0, 4.0)
 MAX_DROP_POINTS = 0.75
-STRATEGY_ORDER = ("acc", "attention", "mean-attention", "random", "truncation")
-STRATEGY_LABELS = {"attention": "attention (PoWER-BERT)", "mean-attention": "mean-attention (LTP)"}
 
 DEFAULT_OUT = Path("cached_runs") / "bench"
 SMOKE_OUT = DEFAULT_OUT / "smoke"  # smoke tables never overwrite the real ones
@@ -866,7 +864,7 @@ def accuracy_table(cached_runs_dir: str | Path) -> pd.DataFrame:
         common_baseline = float(at_one[COL_VALUE].mean()) if len(at_one) else float("nan")
         strategies = sorted(
             group[COL_STRATEGY].unique(),
-            key=lambda s: (STRATEGY_ORDER.index(s) if s in STRATEGY_ORDER else len(STRATEGY_ORDER), s),
+            key=strategy_rank,
         )
         for strategy in strategies:
             curve = group[group[COL_STRATEGY] == strategy].sort_values(COL_TARGET)
@@ -950,7 +948,7 @@ def average_drop_table(
     baselines = {task: float(curve(suites[reference][task], task, "acc")["baseline"]) for task in tasks}
     rows = []
     for suite_name, suite in suites.items():
-        for strategy in STRATEGY_ORDER:
+        for strategy in sorted(set(primary["strategy"]), key=strategy_rank):
             curves = [curve(suite[task], task, strategy) for task in tasks]
             if any(c is None for c in curves):
                 continue
@@ -984,7 +982,7 @@ def average_drop_markdown(average: pd.DataFrame) -> str:
     ]
     for _, row in average.iterrows():
         drops = " | ".join(f"{row[f'drop_{c}']:.2f}" for c in columns)
-        label = STRATEGY_LABELS.get(row["strategy"], row["strategy"])
+        label = strategy_label(row["strategy"])
         reached = _reachable_text(row[reach], bool(row["reachable_is_lower_bound"]))
         lines.append(f"| {row['suite']} | {label} | {drops} | {reached} |")
     return "\n".join(lines)
@@ -1027,7 +1025,7 @@ def accuracy_markdown(table: pd.DataFrame) -> str:
                     text = f"**{text}**"
                 cells.append(text)
             lines.append(
-                f"| {task} ({row['metric']}) | {model} | {STRATEGY_LABELS.get(row['strategy'], row['strategy'])} | "
+                f"| {task} ({row['metric']}) | {model} | {strategy_label(row['strategy'])} | "
                 + " | ".join(cells)
                 + f" | {_reachable_text(row[reach], bool(row['reachable_is_lower_bound']))} |"
             )

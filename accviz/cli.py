@@ -5,6 +5,7 @@ accviz prepare                   build the default model (MiniLM fine-tuned on t
 accviz finetune --task sst2 ...  fine-tune with elimination active
 accviz eval --task sst2 --model M --speedup 2.0      offline-tuning: any speedup, no retraining
 accviz sweep --task sst2 --model M                   the accuracy-vs-speedup grid -> cached_runs/
+accviz search-profile --task sst2 --model M --speedups 2,3,4   a profile searched per task (on train)
 accviz demo "some text"          which word-vectors each layer keeps
 accviz bench speedup|fidelity|accuracy               benchmarks (python -m accviz.bench)
 accviz models                    cached fine-tuned checkpoints
@@ -18,11 +19,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from accviz.errors import AccvizError
+from accviz.errors import AccvizError, TrainingPaused
 from accviz.profile import DEFAULT_FAMILY, FAMILIES
 from accviz.quantize import SCHEMES
+from accviz.scoring import STRATEGY_ORDER, parse_strategy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+EXIT_PAUSED = 3  # a --resumable fine-tune stopped at its --time-budget: run it again with --resume
 APP_SCRIPT = REPO_ROOT / "app" / "streamlit_app.py"
 
 
@@ -149,9 +152,15 @@ def cmd_prepare(args) -> int:
     return 0
 
 
+def _no_searched_family(args, verb: str) -> None:
+    if args.family == "searched":
+        raise AccvizError(f"accviz {verb} takes --family tilt or geometric; 'searched' is for accviz sweep.")
+
+
 def cmd_finetune(args) -> int:
     from dataclasses import replace
 
+    _no_searched_family(args, "finetune")
     from accviz.cache import read_card
     from accviz.finetune import FinetuneConfig
     from accviz.models import prepare_finetuned
@@ -171,6 +180,10 @@ def cmd_finetune(args) -> int:
         seed=args.seed,
         time_budget_s=args.time_budget,
         eval_examples=args.eval_examples,
+        teacher=args.teacher,
+        teacher_hidden_weight=args.teacher_hidden_weight,
+        num_layers=args.layers,
+        checkpoint_every=args.checkpoint_every,
     )
     path = prepare_finetuned(
         args.model,
@@ -181,6 +194,7 @@ def cmd_finetune(args) -> int:
         allow_pickle=args.allow_pickle,
         progress=_tqdm_progress(),
         rebuild=args.rebuild,
+        resume=args.resume if (args.resumable or args.resume) else None,
     )
     card = read_card(path, verify=False)
     print(f"checkpoint: {path}")
@@ -197,6 +211,7 @@ def cmd_eval(args) -> int:
     from accviz.evaluate import evaluate_split
     from accviz.tasks import get_task
 
+    _no_searched_family(args, "eval")
     spec = get_task(args.task)
     loaded, model, fp32_model = _load_for_inference(args)
     data = _load_data(spec.name, args)
@@ -240,20 +255,43 @@ def _training_summary(model_dir: Path) -> dict | None:
         return None
     if card.get("kind") != "finetune":
         return None
-    keys = ("config", "base_model", "train_source", "train_examples", "steps", "wall_time_s", "machine")
+    keys = ("config", "base_model", "train_source", "train_examples", "steps", "wall_time_s", "machine",
+            "base_num_layers", "num_layers")  # fmt: skip
     return {key: card[key] for key in keys if key in card}
+
+
+def _reference_config(model_dir: Path, config):
+    """The deeper base model's config when this checkpoint was cut to fewer layers (--layers); else None."""
+    import copy
+
+    from accviz.cache import read_card
+    from accviz.errors import CacheError
+
+    try:
+        base_layers = read_card(model_dir, verify=False).get("base_num_layers")
+    except CacheError:
+        return None
+    if not base_layers or base_layers <= config.num_hidden_layers:
+        return None
+    reference = copy.deepcopy(config)
+    reference.num_hidden_layers = int(base_layers)
+    return reference
 
 
 def cmd_sweep(args) -> int:
     from accviz.finetune import library_versions, machine_description
     from accviz.models import resolve_model
+    from accviz.search import read_searched
     from accviz.sweep import run_sweep, sweep_dir, write_sweep
 
     loaded, model, _ = _load_for_inference(args)
     data = _load_data(args.task, args)
     int8 = _int8_config(args)
-    name = args.name or Path(resolve_model(args.model)).name + ("-int8" if int8 else "")
+    searched = read_searched(Path(resolve_model(args.model))) if args.family == "searched" else None
+    suffix = ("-searched" if searched else "") + ("-int8" if int8 else "")
+    name = args.name or Path(resolve_model(args.model)).name + suffix
     progress = _tqdm_progress()
+    reference = _reference_config(Path(resolve_model(args.model)), loaded.model.config)
     table = run_sweep(
         model,
         loaded.tokenizer,
@@ -265,6 +303,8 @@ def cmd_sweep(args) -> int:
         max_length=args.max_length,
         batch_size=args.batch_size,
         progress=lambda done, total, what: progress("sweep", done, total, {}),
+        reference_config=reference,
+        searched=searched,
     )
     card = {
         "model": name,
@@ -279,6 +319,8 @@ def cmd_sweep(args) -> int:
         "versions": library_versions(),
         "machine": machine_description(),
     }
+    if reference is not None:
+        card["speedup_reference"] = f"the {reference.num_hidden_layers}-layer base model, unpruned"
     training = _training_summary(Path(resolve_model(args.model)))
     if training:
         card["model_training"] = training  # how the checkpoint was made, so the sweep explains itself
@@ -288,6 +330,88 @@ def cmd_sweep(args) -> int:
     print(
         primary.pivot_table(index="target_speedup", columns="strategy", values="value").round(2).to_string()
     )
+    return 0
+
+
+def held_out_train_slice(args, model_dir: Path, examples: int, seed: int = 1234):
+    """``examples`` train examples the checkpoint was not fine-tuned on (never dev), and a note."""
+    import random
+
+    from accviz.cache import read_card
+    from accviz.data import load_split
+    from accviz.errors import CacheError
+
+    train = load_split(args.task, "train", glue_dir=args.glue_dir)
+    candidates = list(range(len(train)))
+    note = "train examples (the checkpoint has no accviz card: its training data is unknown)"
+    try:
+        config = read_card(model_dir, verify=False).get("config", {})
+    except CacheError:
+        config = None
+    if config is not None:
+        used_count = config.get("max_train_examples")
+        if used_count is not None and used_count < len(train):
+            # finetune() draws its subset first from random.Random(seed): the same draw, replayed
+            used = set(random.Random(config.get("seed", 0)).sample(candidates, used_count))
+            candidates = [i for i in candidates if i not in used]
+            note = f"train examples outside the {used_count} the checkpoint was fine-tuned on"
+        else:
+            note = "train examples the checkpoint was fine-tuned on (it used the whole split)"
+    picked = sorted(random.Random(seed).sample(candidates, min(examples, len(candidates))))
+    return train.select(picked, note), note
+
+
+def cmd_search_profile(args) -> int:
+    _no_searched_family(args, "search-profile")
+    from accviz.batching import encode_split
+    from accviz.evaluate import evaluate_encoded
+    from accviz.finetune import library_versions, machine_description
+    from accviz.models import resolve_model
+    from accviz.search import SearchedProfiles, search_profile, write_searched
+    from accviz.speedup import SolvedProfile
+    from accviz.sweep import sweep_dir
+
+    model_dir = Path(resolve_model(args.model))
+    loaded = _load(args.model, allow_pickle=args.allow_pickle)
+    data, note = held_out_train_slice(args, model_dir, args.examples)
+    encoded = encode_split(
+        loaded.tokenizer, data.texts_a, data.texts_b, data.labels, max_length=args.max_length
+    )
+    print(f"searching on {len(data)} {note} ({data.source})")
+    base_strategy, fuse = parse_strategy(args.strategy)
+
+    def score(profile, target) -> float:
+        solved = SolvedProfile(target, profile, 0.0, 0.0, True, 0.0)
+        result = evaluate_encoded(loaded.model, encoded, data.task, strategy=args.strategy, solved=solved,
+                                  batch_size=args.batch_size, pad_id=loaded.tokenizer.pad_token_id or 0)  # fmt: skip
+        return result.primary_value
+
+    progress = _tqdm_progress()
+    points, details = [], []
+    for target in args.speedups:
+        result = search_profile(
+            loaded.model.config, encoded.lengths, target, lambda p, t=target: score(p, t), fuse=fuse,
+            rounds=args.rounds, progress=lambda done, total, t=target: progress(f"search {t:g}x", done, total, {}),
+        )  # fmt: skip
+        points.append((target, result.profile))
+        details.append({"target": target, "metric": result.metric, "geometric_metric": result.start_metric,
+                        "evaluations": result.evaluations})  # fmt: skip
+        kept = " ".join(f"{r:.3f}" for r in result.profile.keep_ratios)
+        print(f"{target:g}x: {result.metric:.2f} (geometric {result.start_metric:.2f}) with r = {kept}")
+    card = {
+        "model": model_dir.name,
+        "task": data.task,
+        "strategy": args.strategy,
+        "search_slice": f"{len(data)} {note}",
+        "source": data.source,
+        "details": details,
+        "command": " ".join(["accviz", *sys.argv[1:]]),
+        "versions": library_versions(),
+        "machine": machine_description(),
+    }
+    searched = SearchedProfiles(tuple(points), card)
+    for directory in (model_dir, sweep_dir(Path(args.out), model_dir.name + "-searched", data.task)):
+        print(f"wrote {write_searched(directory, searched)}")
     return 0
 
 
@@ -396,7 +520,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--max-length", type=int, default=128)
     common.add_argument("--batch-size", type=int, default=64)
     common.add_argument(
-        "--family", default=DEFAULT_FAMILY, choices=FAMILIES, help="elimination profile family"
+        "--family",
+        default=DEFAULT_FAMILY,
+        choices=(*FAMILIES, "searched"),
+        help="elimination profile family; 'searched' (sweep only): the profiles from accviz search-profile",
     )
 
     finetune = sub.add_parser("finetune", parents=[common], help="fine-tune with elimination active")
@@ -415,7 +542,25 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--time-budget", type=float, default=None, help="seconds; stop early past it")
     finetune.add_argument("--eval-examples", type=int, default=None)
     finetune.add_argument("--name", default=None, help="checkpoint name in the cache")
-    finetune.add_argument("--rebuild", action="store_true")
+    finetune.add_argument(
+        "--rebuild", action="store_true", help="discard a finished or paused run and start afresh"
+    )
+    finetune.add_argument(
+        "--teacher",
+        default=None,
+        help="a fine-tuned checkpoint of the same task that teaches the pruned pass",
+    )
+    finetune.add_argument(
+        "--teacher-hidden-weight", type=float, default=0.0, help="weight of the MSE on the last [CLS] vector"
+    )
+    finetune.add_argument("--layers", type=int, default=None, help="keep only the first N encoder layers")
+    finetune.add_argument(
+        "--resumable",
+        action="store_true",
+        help="save resumable state every --checkpoint-every steps; a --time-budget stop publishes nothing",
+    )
+    finetune.add_argument("--resume", action="store_true", help="continue a paused --resumable run")
+    finetune.add_argument("--checkpoint-every", type=int, default=200)
     finetune.set_defaults(func=cmd_finetune, max_length=64, batch_size=32)
 
     evaluate = sub.add_parser(
@@ -438,7 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--strategies",
         type=lambda s: [x.strip() for x in s.split(",")],
-        default=["acc", "attention", "mean-attention", "random", "truncation"],
+        default=list(STRATEGY_ORDER),
     )
     sweep.add_argument("--max-examples", type=int, default=None)
     sweep.add_argument("--name", default=None, help="model name used for the output folder")
@@ -466,6 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     _set_threads(args.threads)
     try:
         return args.func(args)
+    except TrainingPaused as paused:
+        print(f"paused: {paused}", file=sys.stderr)
+        return EXIT_PAUSED
     except AccvizError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -90,6 +90,21 @@ class TaskData:
     def spec(self) -> TaskSpec:
         return get_task(self.task)
 
+    def select(self, indices, what: str) -> TaskData:
+        """The examples at ``indices`` (in that order); ``what`` says which, for the source label."""
+        indices = list(indices)
+        if not indices:
+            raise DataError(f"No {self.task} {self.split} examples selected ({what}).")
+        return TaskData(
+            task=self.task,
+            split=self.split,
+            texts_a=tuple(self.texts_a[i] for i in indices),
+            texts_b=None if self.texts_b is None else tuple(self.texts_b[i] for i in indices),
+            labels=tuple(self.labels[i] for i in indices),
+            source_kind=self.source_kind,
+            source=f"{self.source} — {len(indices)} of {len(self)}: {what}",
+        )
+
     def subset(self, n: int, seed: int = 0) -> TaskData:
         """``n`` examples drawn without replacement by ``numpy.random.default_rng(seed)``, kept in split order.
 

@@ -19,3 +19,7 @@ class ProfileError(AccvizError):
 
 class CacheError(AccvizError):
     """A cache file that is corrupt, foreign, or cannot be written."""
+
+
+class TrainingPaused(AccvizError):
+    """A resumable fine-tune stopped at its time budget; nothing was published, its state is saved."""

@@ -21,7 +21,7 @@ from accviz.batching import EncodedSplit, encode_split, length_sorted_batches, p
 from accviz.flops import estimate_flops, unpruned_flops
 from accviz.profile import DEFAULT_FAMILY
 from accviz.pruned import PrunedBert
-from accviz.scoring import get_scorer
+from accviz.scoring import get_scorer, parse_strategy
 from accviz.speedup import SolvedProfile, solve_profile
 from accviz.tasks import compute_metrics, get_task, predictions_from_logits
 
@@ -82,9 +82,10 @@ def evaluate_encoded(
     spec = get_task(task)
     baseline_model = model if baseline_model is None else baseline_model
     lengths = encoded.lengths
+    base_strategy, fuse = parse_strategy(strategy)  # "acc+fuse": ACC ranks, eliminated vectors fused
     if solved is None:
-        solved = solve_profile(model.config, lengths, target_speedup, family=family, warn=False)
-    scorer = get_scorer(strategy, seed=seed)
+        solved = solve_profile(model.config, lengths, target_speedup, family=family, fuse=fuse, warn=False)
+    scorer = get_scorer(base_strategy, seed=seed)
     pruned = PrunedBert(model)
     model.eval()
     batches = length_sorted_batches(lengths, batch_size)
@@ -118,7 +119,7 @@ def evaluate_encoded(
         task=spec.name,
         split=split,
         source=source,
-        strategy=scorer.name,
+        strategy=scorer.name + ("+fuse" if fuse else ""),
         target_speedup=float(target_speedup),
         metrics=metrics,
         primary_metric=spec.primary_metric,

@@ -7,6 +7,14 @@ one checkpoint serves the whole speedup slider. ``inplace_distill`` also runs th
 each batch and teaches the pruned pass to match its (detached) predictions, the "sandwich rule"
 of Length-Adaptive Transformer: the full model keeps learning and the pruned one follows it.
 
+A separate ``teacher`` (the plain fine-tuned model of the same task, frozen) can replace the
+full pass as the pruned pass's target: KL(student_T || teacher_T) * T^2 on the logits, plus
+``teacher_hidden_weight`` * MSE between the students' and the teacher's last-layer [CLS] vectors.
+
+``checkpoint_dir`` makes a run resumable: every ``checkpoint_every`` steps the weights, optimizer,
+scheduler, RNG states and the position in the epoch are written there atomically, and a later
+call with the same config continues from the last one (``accviz finetune --resume``).
+
 The loop uses ``accelerate``: on CPU it is one process; ``accelerate launch`` / ``torchrun``
 spreads the same command over GPUs or nodes.
 """
@@ -14,12 +22,14 @@ spreads the same command over GPUs or nodes.
 from __future__ import annotations
 
 import math
+import os
 import platform
 import random
 import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +38,7 @@ from accviz.batching import encode_split, pad_batch
 from accviz.errors import AccvizError
 from accviz.profile import DEFAULT_FAMILY, EliminationProfile
 from accviz.pruned import PrunedBert
+from accviz.scoring import parse_strategy
 from accviz.speedup import solve_profile
 
 ProgressFn = Callable[[int, int, dict], None]  # (step, total_steps, info) -> None
@@ -92,6 +103,10 @@ class FinetuneConfig:
     seed: int = 0
     time_budget_s: float | None = None  # stop (and say so in the card) when training runs past this
     eval_examples: int | None = None  # dev examples scored in the card (None = whole dev split)
+    teacher: str | None = None  # a fine-tuned checkpoint that teaches the pruned pass (see module doc)
+    teacher_hidden_weight: float = 0.0  # weight of the MSE on the last layer's [CLS] vector
+    num_layers: int | None = None  # keep only the base model's first layers (the layer-drop baseline)
+    checkpoint_every: int = 200  # steps between resumable checkpoints (when a checkpoint_dir is given)
 
 
 @dataclass
@@ -102,9 +117,14 @@ class FinetuneResult:
     losses: list[float] = field(default_factory=list)
 
 
-def _profiles_for(schedule: SpeedupSchedule, config, lengths, family: str) -> list[EliminationProfile | None]:
+def _profiles_for(
+    schedule: SpeedupSchedule, config, lengths, family: str, fuse: bool = False
+) -> list[EliminationProfile | None]:
     """One profile per grid speedup, solved on a sample of the training lengths."""
-    return [solve_profile(config, lengths, s, family=family, warn=False).profile for s in schedule.grid()]
+    return [
+        solve_profile(config, lengths, s, family=family, fuse=fuse, warn=False).profile
+        for s in schedule.grid()
+    ]
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor, regression: bool) -> torch.Tensor:
@@ -139,8 +159,14 @@ def finetune(
     train_texts_b=None,
     regression: bool = False,
     progress: ProgressFn | None = None,
+    teacher_model: torch.nn.Module | None = None,
+    checkpoint_dir: Path | None = None,
 ) -> FinetuneResult:
-    """Fine-tunes ``model`` (a BertForSequenceClassification) in place with elimination active."""
+    """Fine-tunes ``model`` (a BertForSequenceClassification) in place with elimination active.
+
+    ``teacher_model``: the loaded ``config.teacher`` (frozen, eval mode). ``checkpoint_dir``: where
+    resumable state goes; an existing state there for the same config is resumed.
+    """
     from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup
 
@@ -160,7 +186,8 @@ def finetune(
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     trainable = PrunedBert(model)
     length_sample = rng.sample(encoded.lengths, min(2000, len(encoded)))
-    profiles = _profiles_for(schedule, model.config, length_sample, config.profile_family)
+    scorer, fuse = parse_strategy(config.strategy)  # "acc+fuse": train with fusion active
+    profiles = _profiles_for(schedule, model.config, length_sample, config.profile_family, fuse)
 
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
     total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
@@ -182,11 +209,15 @@ def finetune(
     losses: list[float] = []
     started = time.perf_counter()
     stopped_early = False
-    step = 0
+    step, order, start_at, previous_s = 0, None, 0, 0.0
+    resumed = _load_state(checkpoint_dir, config, model, optimizer, scheduler, rng)
+    if resumed is not None:
+        step, order, start_at, losses, previous_s = resumed
     while step < total_steps:
-        order = list(range(len(encoded)))
-        rng.shuffle(order)
-        for start in range(0, len(order), config.batch_size):
+        if order is None:
+            order = list(range(len(encoded)))
+            rng.shuffle(order)
+        for start in range(start_at, len(order), config.batch_size):
             if step >= total_steps:
                 break
             batch = pad_batch(
@@ -198,14 +229,19 @@ def finetune(
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             profile = profiles[rng.randrange(len(profiles))]
             inputs = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-            pruned_logits = trainable(*inputs, profile=profile, scorer=config.strategy).logits
+            pruned_out = trainable(*inputs, profile=profile, scorer=scorer)
+            pruned_logits = pruned_out.logits
             loss = _loss(pruned_logits, batch["labels"], regression)
-            if config.inplace_distill and profile is not None:
-                full_logits = trainable(*inputs, profile=None).logits
-                teacher = full_logits.detach()
+            if teacher_model is not None:
+                loss = 0.5 * (loss + _teacher_loss(pruned_out, teacher_model, inputs, config, regression))
+            elif config.inplace_distill and profile is not None:
+                teacher = trainable(*inputs, profile=None).logits
                 loss = 0.5 * (
-                    loss + _distill_loss(pruned_logits, teacher, config.distill_temperature, regression)
+                    loss
+                    + _distill_loss(pruned_logits, teacher.detach(), config.distill_temperature, regression)
                 )
+            if config.inplace_distill and profile is not None:  # the full model keeps learning too
+                full_logits = teacher if teacher_model is None else trainable(*inputs, profile=None).logits
                 loss = loss + _loss(full_logits, batch["labels"], regression)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
@@ -217,13 +253,25 @@ def finetune(
             elapsed = time.perf_counter() - started
             if progress is not None:
                 progress(step, total_steps, {"loss": losses[-1], "elapsed_s": elapsed})
-            if config.time_budget_s is not None and elapsed > config.time_budget_s:
+            if (
+                checkpoint_dir is not None
+                and step % max(1, config.checkpoint_every) == 0
+                and step < total_steps
+            ):
+                position = (order, start + config.batch_size)
+                _save_state(checkpoint_dir, config, model, optimizer, scheduler, rng, step, position, losses,
+                            previous_s + elapsed)  # fmt: skip
+            if config.time_budget_s is not None and elapsed > config.time_budget_s and step < total_steps:
                 stopped_early = True
                 break
         if stopped_early:
             break
+        order, start_at = None, 0
     model.eval()
-    wall = time.perf_counter() - started
+    wall = time.perf_counter() - started + previous_s
+    if stopped_early and checkpoint_dir is not None:  # a budget stop is resumable from here
+        _save_state(checkpoint_dir, config, model, optimizer, scheduler, rng, step,
+                    (order, start + config.batch_size), losses, wall)  # fmt: skip
     card = {
         "kind": "finetune",
         "config": asdict(config),
@@ -233,12 +281,99 @@ def finetune(
         "steps": step,
         "planned_steps": total_steps,
         "stopped_early": stopped_early,
+        "resumed_at_step": resumed[0] if resumed is not None else None,
         "wall_time_s": round(wall, 1),
         "final_loss_mean_last_20": sum(losses[-20:]) / max(1, len(losses[-20:])),
         "versions": library_versions(),
         "machine": machine_description(),
     }
     return FinetuneResult(model=model, tokenizer=tokenizer, card=card, losses=losses)
+
+
+def _teacher_loss(pruned_out, teacher_model, inputs, config: FinetuneConfig, regression: bool):
+    """KL to the frozen teacher's logits at temperature T (MSE for regression), plus the optional
+    MSE between the last layer's [CLS] vectors (both (B, d))."""
+    hidden = config.teacher_hidden_weight > 0
+    with torch.no_grad():
+        taught = teacher_model(
+            input_ids=inputs[0],
+            attention_mask=inputs[1],
+            token_type_ids=inputs[2],
+            output_hidden_states=hidden,
+        )
+    loss = _distill_loss(pruned_out.logits, taught.logits, config.distill_temperature, regression)
+    if hidden:
+        loss = loss + config.teacher_hidden_weight * F.mse_loss(
+            pruned_out.last_hidden[:, 0], taught.hidden_states[-1][:, 0]
+        )
+    return loss
+
+
+# --- resumable state ---------------------------------------------------------------------------
+
+STATE_FILE = "state.pt"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def _config_key(config: FinetuneConfig) -> dict:
+    """What must match for a saved state to be resumed (the time budget and eval size may change)."""
+    key = asdict(config)
+    for free in ("time_budget_s", "eval_examples", "checkpoint_every"):
+        key.pop(free)
+    return key
+
+
+def _save_state(directory: Path, config, model, optimizer, scheduler, rng, step, position, losses, wall):
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    order, start = position
+    state = {
+        "config": _config_key(config),
+        "step": step,
+        "order": order,
+        "start": start,
+        "losses": losses,
+        "wall_time_s": wall,
+        "python_rng": rng.getstate(),
+        "torch_rng": torch.get_rng_state(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+    }
+    weights = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    for name, write in (
+        (WEIGHTS_FILE, lambda path: save_file(weights, str(path))),
+        (STATE_FILE, lambda path: torch.save(state, path)),
+    ):
+        staging = directory / f"{name}.tmp"
+        write(staging)
+        os.replace(staging, directory / name)  # an interruption never leaves half a state
+
+
+def _load_state(directory: Path | None, config, model, optimizer, scheduler, rng):
+    """(step, order, start, losses, wall_s) of a saved state for this config, after loading it; else None."""
+    if directory is None or not (directory / STATE_FILE).exists():
+        return None
+    from safetensors.torch import load_file
+
+    try:
+        state = torch.load(directory / STATE_FILE, weights_only=False)  # written by _save_state only
+        weights = load_file(str(directory / WEIGHTS_FILE))
+    except Exception as error:  # a torn or foreign file: start afresh rather than train on garbage
+        raise AccvizError(
+            f"The resumable state in {directory} cannot be read ({error}); delete the folder to start afresh."
+        ) from error
+    if state.get("config") != _config_key(config):
+        raise AccvizError(
+            f"The resumable state in {directory} was made with another recipe; "
+            "use the same options, or --rebuild to start afresh."
+        )
+    model.load_state_dict(weights, strict=False)  # tied/absent buffers keep their values
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    rng.setstate(state["python_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"], state["order"], state["start"], state["losses"], state["wall_time_s"]
 
 
 def library_versions() -> dict:

@@ -12,6 +12,10 @@ Exact last layer: only [CLS] feeds the pooler, so in the last layer only the [CL
 needed: attention = d^2 + 2*n*d^2 + 2*n*d + d^2, FFN = 2*d*d_ff, no scoring. This saving is
 exact (same logits) and would speed up an unpruned model too; reports keep it separate.
 
+Fusion (``profile.fuse``): once a sequence has eliminated anything, one fused vector rides along:
+every later layer sees n + 1 word-vectors in attention and k + 1 in the FFN, and a layer that
+eliminates also merges what it drops, n*d more (counted with scoring).
+
 Embeddings are lookups and a LayerNorm (0 MACs); the pooler costs d^2 and the classifier d*C.
 """
 
@@ -94,15 +98,24 @@ class FlopsEstimate:
         return sum(layer.scoring for layer in self.layers)
 
 
-def layer_macs(shape: EncoderShape, n: int, k: int, *, cls_only: bool = False) -> tuple[int, int, int]:
-    """(attention, scoring, ffn) MACs of one layer for one sequence: n in, k kept."""
+def layer_macs(
+    shape: EncoderShape, n: int, k: int, *, cls_only: bool = False, fused_in: int = 0, fuses: bool = False
+) -> tuple[int, int, int]:
+    """(attention, scoring, ffn) MACs of one layer for one sequence: n real word-vectors in, k kept.
+
+    ``fused_in`` = 1 when a fused vector enters the layer; ``fuses``: the layer merges what it
+    eliminates into it (then one fused vector leaves the layer too).
+    """
     d, d_ff, H = shape.hidden, shape.intermediate, shape.num_heads
+    m = n + fused_in  # word-vectors that attend and are attended to
     if cls_only:
-        attention = d * d + 2 * n * d * d + 2 * n * d + d * d
+        attention = d * d + 2 * m * d * d + 2 * m * d + d * d
         return attention, 0, 2 * d * d_ff
-    attention = 3 * n * d * d + 2 * n * n * d + n * d * d
-    scoring = H * n * n + n * d if k < n else 0
-    return attention, scoring, 2 * k * d * d_ff
+    attention = 3 * m * d * d + 2 * m * m * d + m * d * d
+    eliminates = k < n
+    scoring = (H * m * m + m * d + (n * d if fuses else 0)) if eliminates else 0
+    fused_out = 1 if fused_in or (fuses and eliminates) else 0
+    return attention, scoring, 2 * (k + fused_out) * d * d_ff
 
 
 def sequence_token_counts(
@@ -146,9 +159,14 @@ def estimate_flops(
     sums = [[0, 0, 0, 0, 0] for _ in range(L)]  # tokens_in, tokens_kept, attention, scoring, ffn
     for length, count in length_counts.items():
         per_layer = sequence_token_counts(L, length, profile, exact_last_layer=exact_last_layer)
+        fuses = profile is not None and profile.fuse
+        fused_in = 0
         for layer, (n, k) in enumerate(per_layer):
             cls_only = exact_last_layer and layer == L - 1
-            attention, scoring, ffn = layer_macs(shape, n, k, cls_only=cls_only)
+            attention, scoring, ffn = layer_macs(
+                shape, n, k, cls_only=cls_only, fused_in=fused_in, fuses=fuses and not cls_only
+            )
+            fused_in = 1 if fuses and (fused_in or k < n) else 0
             row = sums[layer]
             row[0] += count * n
             row[1] += count * k

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from accviz import cache
-from accviz.errors import AccvizError, CacheError
+from accviz.errors import AccvizError, CacheError, TrainingPaused
 from accviz.finetune import FinetuneConfig, finetune
 
 DEFAULT_TASK = "rotten_tomatoes"
@@ -65,7 +65,10 @@ def slug(text: str) -> str:
 
 def checkpoint_name(base_model: str, task: str, config: FinetuneConfig) -> str:
     base = "minilm-l6" if base_model in (None, "", DEFAULT_MODEL, "minilm") else Path(str(base_model)).name
-    return slug(f"{base}__{task}__{config.train_speedup}__{config.strategy}__s{config.seed}")
+    extra = (f"__{config.num_layers}L" if config.num_layers else "") + (
+        f"__teacher-{Path(config.teacher).name}" if config.teacher else ""
+    )
+    return slug(f"{base}__{task}__{config.train_speedup}__{config.strategy}__s{config.seed}{extra}")
 
 
 def default_model_dir() -> Path:
@@ -96,8 +99,16 @@ def prepare_finetuned(
     allow_pickle: bool = False,
     progress=None,
     rebuild: bool = False,
+    resume: bool | None = None,
 ) -> Path:
-    """Fine-tunes ``base_model`` on ``task`` once and caches it; later calls return the cached path."""
+    """Fine-tunes ``base_model`` on ``task`` once and caches it; later calls return the cached path.
+
+    ``resume``: None = one uninterrupted run (the default model: a time-budget stop publishes what
+    was trained, and the card says so). True/False = a resumable run: state goes to
+    ``<cache>/resume/<name>/`` every ``config.checkpoint_every`` steps; True continues a saved state
+    (False refuses to overwrite one); a time-budget stop publishes nothing and raises
+    ``TrainingPaused``, to be continued with ``resume=True``.
+    """
     from accviz.data import load_split
     from accviz.loading import default_base_model_path, load_model
     from accviz.tasks import get_task
@@ -106,6 +117,16 @@ def prepare_finetuned(
     config = replace(config, task=spec.name)
     base = str(default_base_model_path()) if base_model in (None, "", DEFAULT_MODEL) else str(base_model)
     final_dir = models_dir() / (name or checkpoint_name(base_model or DEFAULT_MODEL, spec.name, config))
+    state_dir = resume_dir(final_dir.name) if resume is not None else None
+    if rebuild and state_dir is not None and state_dir.exists():
+        import shutil
+
+        shutil.rmtree(state_dir)
+    if resume is False and state_dir is not None and state_dir.exists() and not final_dir.exists():
+        raise AccvizError(
+            f"A paused run of {final_dir.name} exists ({state_dir}): pass --resume to continue it, "
+            "or --rebuild to start afresh."
+        )
 
     def build(staging: Path) -> None:
         started = time.perf_counter()
@@ -114,6 +135,17 @@ def prepare_finetuned(
         loaded = load_model(
             base, num_labels=spec.num_labels, allow_pickle=allow_pickle, attn_implementation="sdpa"
         )
+        base_layers = loaded.model.config.num_hidden_layers
+        if config.num_layers is not None:
+            keep_first_layers(loaded.model, config.num_layers)
+        teacher = None
+        if config.teacher:
+            teacher = load_model(resolve_model(config.teacher), allow_pickle=allow_pickle).model.eval()
+            if teacher.config.num_labels != spec.num_labels:
+                raise AccvizError(
+                    f"The teacher {config.teacher} has {teacher.config.num_labels} outputs; {spec.name} needs "
+                    f"{spec.num_labels}: use a model fine-tuned on {spec.name}."
+                )
         result = finetune(
             loaded.model,
             loaded.tokenizer,
@@ -123,7 +155,14 @@ def prepare_finetuned(
             train_texts_b=train.texts_b,
             regression=spec.is_regression,
             progress=(lambda step, total, info: progress("train", step, total, info)) if progress else None,
+            teacher_model=teacher,
+            checkpoint_dir=state_dir,
         )
+        if state_dir is not None and result.card["stopped_early"]:
+            raise TrainingPaused(
+                f"{final_dir.name}: stopped by the time budget at step {result.card['steps']}/"
+                f"{result.card['planned_steps']}; its state is saved: run the same command with --resume."
+            )
         dev_metrics = _dev_metrics(result.model, loaded.tokenizer, dev, config, progress)
         card = dict(result.card)
         card.update(
@@ -132,6 +171,8 @@ def prepare_finetuned(
                 "task": spec.name,
                 "base_model": base_model or DEFAULT_MODEL,
                 "base_model_path": base,
+                "base_num_layers": base_layers,
+                "num_layers": result.model.config.num_hidden_layers,
                 "train_source": train.source,
                 "dev_source": dev.source,
                 "strategy": config.strategy,
@@ -153,7 +194,34 @@ def prepare_finetuned(
         import shutil
 
         shutil.rmtree(final_dir)
-    return cache.get_or_build(final_dir, build)
+    path = cache.get_or_build(final_dir, build)
+    if state_dir is not None and state_dir.exists():  # published: the paused state is spent
+        import shutil
+
+        shutil.rmtree(state_dir, ignore_errors=True)
+    return path
+
+
+def resume_dir(name: str) -> Path:
+    """Where a resumable run keeps its state between sessions (never published, never a model)."""
+    directory = cache.cache_dir() / "resume" / name
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def keep_first_layers(model, num_layers: int) -> None:
+    """Cuts a BertForSequenceClassification to its first ``num_layers`` encoder layers, in place.
+
+    The layer-drop baseline: a model that is simply shallower, the alternative a user would pick
+    instead of eliminating word-vectors.
+    """
+    from torch import nn
+
+    layers = model.bert.encoder.layer
+    if not 1 <= num_layers <= len(layers):
+        raise AccvizError(f"--layers must be between 1 and {len(layers)} for this model; got {num_layers}.")
+    model.bert.encoder.layer = nn.ModuleList(list(layers)[:num_layers])
+    model.config.num_hidden_layers = num_layers
 
 
 def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, progress) -> dict:

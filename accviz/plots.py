@@ -13,19 +13,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from accviz.errors import AccvizError
+from accviz.scoring import STRATEGY_ORDER, strategy_colour, strategy_label, strategy_rank
 
 TEMPLATE = "plotly_white"
 FONT = dict(family="Inter, Helvetica, Arial, sans-serif", size=13)
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000")
-STRATEGY_ORDER = ("acc", "attention", "mean-attention", "random", "truncation")
-STRATEGY_COLOURS = dict(zip(STRATEGY_ORDER, OKABE_ITO, strict=False))
-STRATEGY_LABELS = {
-    "acc": "ACC",
-    "attention": "attention (PoWER-BERT)",
-    "mean-attention": "mean attention (LTP)",
-    "random": "random",
-    "truncation": "truncation",
-}
+STRATEGY_LABELS = {name: strategy_label(name) for name in STRATEGY_ORDER}  # from the one registry
 COMPONENT_COLOURS = {"attention": OKABE_ITO[0], "FFN": OKABE_ITO[1], "scoring": OKABE_ITO[2]}
 ELIMINATED_GREY = "#d4d4d4"
 SCORE_COLOURSCALE = "Viridis"
@@ -57,7 +50,7 @@ def token_labels(tokens) -> list[str]:
 
 
 def _strategy_label(strategy: str) -> str:
-    return STRATEGY_LABELS.get(strategy, strategy)
+    return strategy_label(strategy)
 
 
 # --- one input (accviz.analysis.TextAnalysis) ------------------------------------------------
@@ -402,7 +395,7 @@ def tradeoff_curve(sweep_df, current_speedup: float | None = None, metric: str |
         raise AccvizError(f"The sweep has no metric {metric!r}; it has: {', '.join(map(str, metrics))}.")
     table = sweep_df[sweep_df["metric"] == metric]
     present = list(dict.fromkeys(table["strategy"]))
-    strategies = [s for s in STRATEGY_ORDER if s in present] + [s for s in present if s not in STRATEGY_ORDER]
+    strategies = sorted(present, key=strategy_rank)
     several_models = "model" in table.columns and table["model"].nunique() > 1
     groups = ["model", "strategy"] if several_models else ["strategy"]
     rank = {strategy: index for index, strategy in enumerate(strategies)}
@@ -418,9 +411,7 @@ def tradeoff_curve(sweep_df, current_speedup: float | None = None, metric: str |
         strategy = keys[-1]
         rows = rows.sort_values("estimated_speedup")
         name = _strategy_label(strategy) + (f" ({keys[0]})" if several_models else "")
-        colour = STRATEGY_COLOURS.get(
-            strategy, OKABE_ITO[(len(STRATEGY_ORDER) + rank[strategy]) % len(OKABE_ITO)]
-        )
+        colour = strategy_colour(strategy, OKABE_ITO[(len(STRATEGY_ORDER) + rank[strategy]) % len(OKABE_ITO)])
         error = None
         if "value_std" in rows.columns and rows["value_std"].fillna(0).gt(0).any():
             error = dict(type="data", array=rows["value_std"].fillna(0).tolist(), thickness=1.5, width=4)

@@ -36,6 +36,7 @@ class EliminationProfile:
     keep_ratios: tuple[float, ...]  # r_l for l = 1..L, non-increasing, in (0, 1]
     family: str = "custom"  # "tilt", "geometric", or "custom"
     knob: float | None = None  # alpha (tilt) or beta (geometric)
+    fuse: bool = False  # EViT-style: the eliminated word-vectors live on as one fused vector
 
     def __post_init__(self):
         ratios = tuple(float(r) for r in self.keep_ratios)
@@ -70,7 +71,12 @@ class EliminationProfile:
         return torch.clamp(torch.ceil(ratio * lengths.to(torch.float64) - 1e-9), min=1).to(torch.long)
 
     def as_dict(self) -> dict:
-        return {"family": self.family, "knob": self.knob, "keep_ratios": list(self.keep_ratios)}
+        return {
+            "family": self.family,
+            "knob": self.knob,
+            "keep_ratios": list(self.keep_ratios),
+            "fuse": self.fuse,
+        }
 
     @classmethod
     def identity(cls, num_layers: int) -> EliminationProfile:

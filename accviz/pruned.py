@@ -12,6 +12,10 @@ gathered to the largest k_l in it; the shorter sequences carry masked fillers. O
 the pooler, so the last layer runs its query, output projection and FFN for [CLS] alone
 (``exact_last_layer``): same logits, less work.
 
+With ``profile.fuse`` (EViT-style fusion, ``_fuse``) the word-vectors eliminated so far are not
+lost: their score-weighted mean rides along as one extra vector after the kept ones,
+x (B, k_l + 1, d), attended to like a kept word-vector but never scored or eliminated.
+
 The HF modules are reused by their real names (``layer.attention.self.query``,
 ``layer.intermediate.dense``, ...): any BERT-family checkpoint's weights work unchanged.
 """
@@ -83,6 +87,26 @@ def _gather_rows(tensor: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     return tensor.gather(1, expanded)
 
 
+def _fuse(h, n, scores, mask, kept_idx, kept_mask, fused_mass):
+    """EViT-style fusion: the word-vectors eliminated in this layer join the fused vector.
+
+        f_l = (m_{l-1} f_{l-1} + sum_{j eliminated at l} s_j h_j) / (m_{l-1} + sum_j s_j),
+        m_l = m_{l-1} + sum_{j eliminated at l} s_j
+
+    a score-weighted mean of everything eliminated so far, each word-vector weighted by its score
+    (a share of its layer's total) at the layer it left; f_{l-1} is the fused vector as updated by
+    the layers since. h (B, n [+1], d), scores (B, n) -> fused (B, 1, d), mass (B,).
+    """
+    is_kept = torch.zeros_like(mask).scatter(1, kept_idx, kept_mask)  # (B, n)
+    weights = scores.masked_fill(~mask | is_kept, 0.0).to(h.dtype)  # (B, n): eliminated here only
+    merged = torch.bmm(weights[:, None, :], h[:, :n])  # (B, 1, d) = sum_j s_j h_j
+    mass = weights.sum(dim=1)  # (B,)
+    if fused_mass is not None:
+        merged = merged + fused_mass[:, None, None] * h[:, n:]  # h[:, n:] is (B, 1, d): f_{l-1}
+        mass = mass + fused_mass
+    return merged / mass.clamp_min(1e-12)[:, None, None], mass
+
+
 class PrunedBert(nn.Module):
     """Runs a HF ``BertForSequenceClassification`` or ``BertModel`` with word-vector elimination.
 
@@ -147,33 +171,43 @@ class PrunedBert(nn.Module):
         positions = torch.arange(T, device=device).expand(B, T).masked_fill(~mask, -1)  # (B, T)
 
         x = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, d)
+        fuse = profile is not None and profile.fuse
+        fused_mass = None  # (B,) score mass merged into the fused vector; None: no fused slot yet
         traces: list[LayerTrace] = []
         for layer_index, layer in enumerate(self.bert.encoder.layer):
             is_last = layer_index == self.num_layers - 1
             cls_only = exact_last_layer and is_last
+            n = mask.shape[1]  # real slots; x holds one more, the fused vector, once fused_mass exists
             if profile is not None and not cls_only:
                 keep_counts = torch.minimum(profile.kept_counts_tensor(layer_index, lengths), mask.sum(dim=1))
-                eliminates = (
-                    bool((keep_counts < mask.sum(dim=1)).any()) or int(keep_counts.max()) < x.shape[1]
-                )
+                eliminates = bool((keep_counts < mask.sum(dim=1)).any()) or int(keep_counts.max()) < n
             else:
                 keep_counts, eliminates = None, False
             want_scores = eliminates or (output_scores and not cls_only)
+            slot_mask = mask if fused_mass is None else torch.cat([mask, (fused_mass > 0)[:, None]], 1)
 
             need_probs = not fused_attention or output_attentions or (want_scores and scorer.needs_attention)
-            h, probs, values = self._attention_block(layer, x, mask, cls_only, need_probs)  # h (B, n_q, d)
+            h, probs, values = self._attention_block(layer, x, slot_mask, cls_only, need_probs)  # (B, n_q, d)
             scores = None
             if want_scores:
                 with torch.no_grad():  # the ranking picks indices; no gradient flows through it
                     detached = probs.detach() if probs is not None else None
-                    scores = scorer.score(detached, values.detach(), mask)  # (B, n_l)
+                    scores = scorer.score(detached, values.detach(), slot_mask)[:, :n]  # (B, n_l)
+                    if fused_mass is not None:  # the fused vector is never scored: renormalise the rest
+                        scores = scores / scores.sum(dim=1, keepdim=True).clamp_min(1e-12)
 
             if cls_only:
                 kept_idx = torch.zeros(B, 1, dtype=torch.long, device=device)
                 kept_mask = torch.ones(B, 1, dtype=torch.bool, device=device)
+                fused_mass = None  # only [CLS] leaves the last layer
             elif eliminates:
                 kept_idx, kept_mask = select_kept(scores, mask, keep_counts)  # (B, k_l)
-                h = _gather_rows(h, kept_idx)  # (B, n_l, d) -> (B, k_l, d)
+                kept_h = _gather_rows(h[:, :n], kept_idx)  # (B, n_l, d) -> (B, k_l, d)
+                if fuse:
+                    fused, fused_mass = _fuse(h, n, scores, mask, kept_idx, kept_mask, fused_mass)
+                    h = torch.cat([kept_h, fused], dim=1)  # (B, k_l + 1, d)
+                else:
+                    h = kept_h
             else:
                 kept_idx, kept_mask = None, mask
 
@@ -190,8 +224,9 @@ class PrunedBert(nn.Module):
                     attention=probs if output_attentions else None,
                 )
             )
-            x = layer.output(layer.intermediate(h), h)  # FFN on kept word-vectors only: (B, k_l, d)
+            x = layer.output(layer.intermediate(h), h)  # FFN on kept word-vectors (and the fused one)
             mask, positions = kept_mask, kept_positions
+        x = x[:, : mask.shape[1]]  # the fused vector, if any, is not an output word-vector
 
         pooled = self.bert.pooler(x) if self.bert.pooler is not None else None  # reads x[:, 0] = [CLS]
         logits = self.classifier(self.head_dropout(pooled)) if self.classifier is not None else None

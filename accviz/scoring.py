@@ -101,6 +101,24 @@ class MeanAttentionScorer(TokenScorer):
 
 
 @dataclass
+class ClsAttentionScorer(TokenScorer):
+    """EViT / ATS's token importance: the attention of the [CLS] query, times the value norm.
+
+        S_l(j) = sum_h A_h[0, j] * ||v_{h,j}||_2,   then normalised over j.
+
+    Only [CLS] feeds the classifier, so in late layers what [CLS] attends to may rank better than
+    what every query attends to (ACC). Costs H*n multiply-adds instead of H*n^2.
+    """
+
+    name: str = "cls-attention"
+
+    def score(self, attn_probs, values, query_mask):
+        from_cls = attn_probs[:, :, 0, :]  # (B, H, n): row 0 is the [CLS] query
+        raw = (from_cls * values.norm(dim=-1)).sum(dim=1)  # (B, n)
+        return _normalise(raw, query_mask.to(raw.dtype))
+
+
+@dataclass
 class RandomScorer(TokenScorer):
     """Uniform random scores from a seeded generator: the floor any strategy must beat."""
 
@@ -133,25 +151,92 @@ class TruncationScorer(TokenScorer):
         return _normalise(raw, query_mask.to(raw.dtype))
 
 
-STRATEGIES: dict[str, type[TokenScorer]] = {
-    "acc": AccScorer,
-    "attention": AttentionScorer,
-    "mean-attention": MeanAttentionScorer,
-    "random": RandomScorer,
-    "truncation": TruncationScorer,
-}
+@dataclass(frozen=True)
+class Strategy:
+    """One entry of the strategy registry: everything the CLI, app, plots and benchmarks show."""
 
-STRATEGY_DESCRIPTIONS = {
-    "acc": "ACC (this project): attention received x value norm",
-    "attention": "PoWER-BERT: attention received",
-    "mean-attention": "LTP: mean attention over heads and all queries",
-    "random": "random (seeded)",
-    "truncation": "truncation: keep the first tokens",
+    name: str
+    scorer: type[TokenScorer]
+    label: str  # short, for legends and tables
+    description: str  # one line, for pickers
+    colour: str  # Okabe-Ito, colour-blind safe
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.scorer.needs_attention
+
+
+REGISTRY: dict[str, Strategy] = {
+    s.name: s
+    for s in (
+        Strategy("acc", AccScorer, "ACC", "ACC (this project): attention received x value norm", "#0072B2"),
+        Strategy(
+            "attention",
+            AttentionScorer,
+            "attention (PoWER-BERT)",
+            "PoWER-BERT: attention received",
+            "#E69F00",
+        ),  # fmt: skip
+        Strategy(
+            "mean-attention",
+            MeanAttentionScorer,
+            "mean-attention (LTP)",
+            "LTP: mean attention over heads and all queries",
+            "#009E73",
+        ),  # fmt: skip
+        Strategy(
+            "cls-attention",
+            ClsAttentionScorer,
+            "cls-attention (EViT)",
+            "EViT/ATS: [CLS] attention x value norm",
+            "#56B4E9",
+        ),  # fmt: skip
+        Strategy("random", RandomScorer, "random", "random (seeded)", "#CC79A7"),
+        Strategy(
+            "truncation", TruncationScorer, "truncation", "truncation: keep the first tokens", "#D55E00"
+        ),
+    )
 }
+STRATEGIES: dict[str, type[TokenScorer]] = {name: s.scorer for name, s in REGISTRY.items()}
+STRATEGY_ORDER = tuple(REGISTRY)
+STRATEGY_DESCRIPTIONS = {name: s.description for name, s in REGISTRY.items()}
+
+
+def strategy_label(name: str) -> str:
+    """The registry's label; variants such as ``acc+fuse`` get the base label and their suffix."""
+    base, _, variant = str(name).partition("+")
+    label = REGISTRY[base].label if base in REGISTRY else base
+    return f"{label} + {variant}" if variant else label
+
+
+def strategy_rank(name: str) -> tuple[int, str]:
+    """Sort key: registry order, a variant (``acc+fuse``) right after its base strategy."""
+    base = str(name).partition("+")[0]
+    return (STRATEGY_ORDER.index(base) if base in STRATEGY_ORDER else len(STRATEGY_ORDER), str(name))
+
+
+def strategy_colour(name: str, fallback: str = "#000000") -> str:
+    base = str(name).partition("+")[0]
+    return REGISTRY[base].colour if base in REGISTRY else fallback
+
+
+VARIANTS = ("fuse",)  # "acc+fuse": ACC ranks, and the eliminated word-vectors are fused (EViT)
+
+
+def parse_strategy(name: str) -> tuple[str, bool]:
+    """``"acc+fuse"`` -> ("acc", True); ``"attention"`` -> ("attention", False). Checks both parts."""
+    base, plus, variant = str(name).strip().lower().partition("+")
+    if base not in REGISTRY:
+        raise AccvizError(f"Unknown scoring strategy {name!r}; choose one of: {', '.join(REGISTRY)}.")
+    if plus and variant not in VARIANTS:
+        raise AccvizError(
+            f"Unknown strategy variant {variant!r} in {name!r}; variants: {', '.join(VARIANTS)}."
+        )
+    return base, bool(plus)
 
 
 def get_scorer(name: str | TokenScorer, *, seed: int = 0) -> TokenScorer:
-    """A scorer by name (``acc``, ``attention``, ``mean-attention``, ``random``, ``truncation``)."""
+    """A scorer by name (any key of ``REGISTRY``: ``acc``, ``attention``, ``cls-attention``, ...)."""
     if isinstance(name, TokenScorer):
         return name
     key = str(name).strip().lower()

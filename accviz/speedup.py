@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accviz.errors import ProfileError
 from accviz.flops import EncoderShape, estimated_speedup
@@ -32,10 +32,18 @@ class SolvedProfile:
     message: str = ""
 
 
-def max_speedup(config, lengths: Iterable[int], family: str = DEFAULT_FAMILY, r_min: float = DEFAULT_R_MIN):
+def max_speedup(
+    config,
+    lengths: Iterable[int],
+    family: str = DEFAULT_FAMILY,
+    r_min: float = DEFAULT_R_MIN,
+    *,
+    fuse: bool = False,
+):
     shape = EncoderShape.from_config(config)
     _, knob_max = knob_range(family, shape.num_layers, r_min)
-    return estimated_speedup(shape, list(lengths), family_profile(family, shape.num_layers, knob_max, r_min))
+    profile = replace(family_profile(family, shape.num_layers, knob_max, r_min), fuse=fuse)
+    return estimated_speedup(shape, list(lengths), profile)
 
 
 def solve_profile(
@@ -46,10 +54,12 @@ def solve_profile(
     family: str = DEFAULT_FAMILY,
     r_min: float = DEFAULT_R_MIN,
     exact_last_layer: bool = True,
+    fuse: bool = False,
     warn: bool = True,
 ) -> SolvedProfile:
     """The profile of ``family`` whose estimated speedup on ``lengths`` reaches ``target_speedup``.
 
+    ``fuse``: the profile fuses what it eliminates (one more vector per layer, in the FLOPs too).
     target == 1: no elimination (profile None; the exact last layer still applies when enabled).
     target < 1 or not finite: ProfileError. target above what the family reaches: the maximum
     profile, ``reached=False`` and a warning saying by how much.
@@ -66,10 +76,11 @@ def solve_profile(
         raise ProfileError("Solving a profile needs the real lengths of at least one sequence.")
     L = shape.num_layers
 
+    def profile_at(knob: float) -> EliminationProfile:
+        return replace(family_profile(family, L, knob, r_min), fuse=fuse)
+
     def speedup_at(knob: float) -> float:
-        return estimated_speedup(
-            shape, lengths, family_profile(family, L, knob, r_min), exact_last_layer=exact_last_layer
-        )
+        return estimated_speedup(shape, lengths, profile_at(knob), exact_last_layer=exact_last_layer)
 
     free = estimated_speedup(shape, lengths, None, exact_last_layer=exact_last_layer)
     knob_low, knob_high = knob_range(family, L, r_min)
@@ -83,13 +94,11 @@ def solve_profile(
         )
         if warn:
             warnings.warn(message, stacklevel=2)
-        profile = family_profile(family, L, knob_high, r_min)
-        return SolvedProfile(target, profile, top, top, False, free, message)
+        return SolvedProfile(target, profile_at(knob_high), top, top, False, free, message)
     for _ in range(_BISECTION_STEPS):  # invariant: speedup_at(knob_low) < target <= speedup_at(knob_high)
         middle = (knob_low + knob_high) / 2
         if speedup_at(middle) >= target:
             knob_high = middle
         else:
             knob_low = middle
-    profile = family_profile(family, L, knob_high, r_min)
-    return SolvedProfile(target, profile, speedup_at(knob_high), top, True, free)
+    return SolvedProfile(target, profile_at(knob_high), speedup_at(knob_high), top, True, free)

@@ -2,6 +2,12 @@
 
 Writes a tidy table (one row per strategy, target speedup and metric) plus a JSON card with
 checksums to ``cached_runs/<model>__<task>/``; the app and the benchmarks read it from there.
+
+A model cut to fewer layers (the layer-drop baseline) is swept against its deeper base model:
+with ``reference_config``, every speedup in the table is FLOPs(base, unpruned) / FLOPs(this model,
+pruned) on the same lengths, so its curve sits on the same axis as the full model's. Its own
+unpruned point is then at the depth ratio (~2.7x for 3 of 6 layers, exact last layer included),
+and each target T is reached with elimination T / that ratio on top.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ import pandas as pd
 
 from accviz import cache
 from accviz.batching import encode_split
-from accviz.errors import CacheError
+from accviz.errors import AccvizError, CacheError
 from accviz.evaluate import evaluate_encoded
+from accviz.flops import unpruned_flops
 from accviz.profile import DEFAULT_FAMILY
+from accviz.scoring import STRATEGY_ORDER, parse_strategy
+from accviz.search import interpolate
 from accviz.speedup import max_speedup, solve_profile
 
 SWEEP_COLUMNS = [
@@ -36,7 +45,7 @@ SWEEP_COLUMNS = [
     "n_examples",
 ]
 DEFAULT_SPEEDUPS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0)
-DEFAULT_STRATEGIES = ("acc", "attention", "mean-attention", "random", "truncation")
+DEFAULT_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.scoring.REGISTRY
 RANDOM_SEEDS = (0, 1, 2)
 SWEEP_FILE = "sweep.csv"
 
@@ -54,17 +63,42 @@ def run_sweep(
     measure_latency_for=("acc",),
     family: str = DEFAULT_FAMILY,
     progress: Callable[[int, int, str], None] | None = None,
+    reference_config=None,
+    searched=None,
 ) -> pd.DataFrame:
-    """Every (strategy, speedup) on one split; random is averaged over RANDOM_SEEDS."""
+    """Every (strategy, speedup) on one split; random is averaged over RANDOM_SEEDS.
+
+    ``reference_config``: a deeper model this one was cut from; speedups are then against it.
+    ``searched``: ``accviz.search.SearchedProfiles`` for ``family="searched"``.
+    """
+    for strategy in strategies:  # a typo fails at once, not after an hour of sweeping
+        parse_strategy(strategy)
     encoded = encode_split(tokenizer, data.texts_a, data.texts_b, data.labels, max_length=max_length)
-    top = max_speedup(model.config, encoded.lengths, family)
-    grid = sorted({float(s) for s in speedups if s <= top + 1e-9})
+    depth = 1.0  # FLOPs(reference, unpruned) / FLOPs(this model, unpruned) on these lengths
+    if reference_config is not None:
+        depth = (
+            unpruned_flops(reference_config, encoded.lengths).total_macs
+            / unpruned_flops(model.config, encoded.lengths).total_macs
+        )
+    if family == "searched" and searched is None:
+        raise AccvizError("family 'searched' needs the searched profiles (accviz search-profile).")
+    top = max_speedup(model.config, encoded.lengths, DEFAULT_FAMILY if searched else family) * depth
+    own_targets = [float(s) / depth for s in speedups if float(s) / depth >= 1.0 - 1e-9 and s <= top + 1e-9]
+    if depth > 1.0:
+        own_targets.append(1.0)  # the shallower model itself, without elimination
+    grid = sorted({max(1.0, round(t, 9)) for t in own_targets})
     jobs = [(s, strategy) for s in grid for strategy in strategies]
     rows = []
     for number, (speedup, strategy) in enumerate(jobs):
         if progress is not None:
             progress(number, len(jobs), f"{strategy} at {speedup:g}x")
-        solved = solve_profile(model.config, encoded.lengths, speedup, family=family, warn=False)
+        fuse = parse_strategy(strategy)[1]
+        if searched is not None:
+            solved = interpolate(searched, model.config, encoded.lengths, speedup)
+        else:
+            solved = solve_profile(
+                model.config, encoded.lengths, speedup, family=family, fuse=fuse, warn=False
+            )
         seeds = RANDOM_SEEDS if strategy == "random" else (0,)
         results = [
             evaluate_encoded(
@@ -93,10 +127,11 @@ def run_sweep(
                     "split": data.split,
                     "source": data.source,
                     "strategy": strategy,
-                    "target_speedup": speedup,
-                    "estimated_speedup": first.estimated_speedup,
-                    "estimated_speedup_padded128": first.estimated_speedup_padded128,
-                    "measured_speedup": first.measured_speedup,
+                    "target_speedup": speedup * depth,
+                    "estimated_speedup": first.estimated_speedup * depth,
+                    "estimated_speedup_padded128": first.estimated_speedup_padded128 * depth,
+                    # measured against this model's own unpruned forward; not against the reference
+                    "measured_speedup": first.measured_speedup if depth == 1.0 else float("nan"),
                     "metric": metric,
                     "value": float(values.mean()),
                     "value_std": float(values.std(ddof=0)),

@@ -228,7 +228,7 @@ def test_average_drop_is_against_the_reference_suite_over_common_tasks():
     assert [elim[f"drop_{c}"] for c in ("1x", "2x", "3x", "4x")] == [0.5, 0.5, 0.5, 4.5]
     assert elim["speedup_at_0.75_average_drop"] == pytest.approx(3 + 0.25 / 4.0)
     markdown = bench.average_drop_markdown(average)
-    assert "| elim | acc | 0.50 | 0.50 | 0.50 | 0.50 | 4.50 | 3.06x |" in markdown
+    assert "| elim | ACC | 0.50 | 0.50 | 0.50 | 0.50 | 4.50 | 3.06x |" in markdown
     assert bench.average_drop_table(table, {"plain": {"rte": "x"}}, reference="plain").empty
 
 
@@ -243,7 +243,7 @@ def test_accuracy_markdown_shows_primary_metric_best_in_bold():
     )
     lines = bench.accuracy_markdown(table).splitlines()
     assert len(lines) == 2 + 3  # header, rule, the three f1 rows; accuracy is not MRPC's primary metric
-    assert lines[2] == "| mrpc (f1) | m | acc | 84.0 | 83.0 | 82.0 | 81.0 | 80.0 | 1.20x |"
+    assert lines[2] == "| mrpc (f1) | m | ACC | 84.0 | 83.0 | 82.0 | 81.0 | 80.0 | 1.20x |"
     assert (
         lines[3]
         == "| mrpc (f1) | m | attention (PoWER-BERT) | 84.0 | **84.0** | 81.0 | 81.0 | 79.0 | 1.70x |"
@@ -259,7 +259,7 @@ def test_report_prints_the_stored_tables_as_markdown(smoke_run, tmp_path, capsys
     assert f"| {first['batch_size']} | {first['variant']} |" in printed
     assert f"{first['measured_over_estimated']:.2f} |" in printed
     assert "### fidelity" in printed and "| model | length | batch |" in printed
-    assert "| sst2 (accuracy) | minilm | acc | 90.0 | **89.9** | 89.5 | **88.5** | 85.0 | 2.25x |" in printed
+    assert "| sst2 (accuracy) | minilm | ACC | 90.0 | **89.9** | 89.5 | **88.5** | 85.0 | 2.25x |" in printed
     assert "| sst2 (accuracy) | minilm | attention (PoWER-BERT) | 90.0 | – | **89.8** |" in printed
     assert "average drop over tasks:" in printed and "not found" in printed  # the smoke sweeps form no suite
     assert bench.main(["report", "--out", str(tmp_path / "empty")]) == 0

@@ -80,3 +80,86 @@ def test_training_is_seeded(minilm_tokenizer):
         )
         runs.append(model.classifier.weight.detach().clone())
     torch.testing.assert_close(runs[0], runs[1])
+
+
+def _paused_runs(tokenizer, config, directory, texts, labels):
+    """Runs ``config`` in sessions of one step each (time budget 0), each in a fresh model."""
+    from dataclasses import replace
+
+    sessions = 0
+    while True:
+        model = tiny_vocab_classifier(seed=1)
+        result = finetune(
+            model, tokenizer, texts, labels, replace(config, time_budget_s=0.0), checkpoint_dir=directory
+        )
+        sessions += 1
+        if not result.card["stopped_early"]:
+            return result, sessions
+        assert sessions < 50
+
+
+def test_resume_continues_where_it_stopped(minilm_tokenizer, tmp_path):
+    texts, labels = (POSITIVE + NEGATIVE) * 4, [1, 1, 1, 0, 0, 0] * 4
+    config = FinetuneConfig(epochs=2, batch_size=6, seed=3, train_speedup="random:1-3", checkpoint_every=3)
+    whole = tiny_vocab_classifier(seed=1)
+    uninterrupted = finetune(whole, minilm_tokenizer, texts, labels, config)
+    resumed, sessions = _paused_runs(minilm_tokenizer, config, tmp_path / "state", texts, labels)
+    assert sessions == uninterrupted.card["planned_steps"] == 8  # one step per session
+    assert resumed.card["steps"] == 8 and resumed.card["resumed_at_step"] == 7
+    torch.testing.assert_close(resumed.model.classifier.weight, whole.classifier.weight)
+    torch.testing.assert_close(
+        resumed.model.bert.encoder.layer[0].output.dense.weight,
+        whole.bert.encoder.layer[0].output.dense.weight,
+    )
+    assert resumed.losses == pytest.approx(uninterrupted.losses)
+
+
+def test_resume_refuses_a_state_of_another_recipe(minilm_tokenizer, tmp_path):
+    texts, labels = POSITIVE + NEGATIVE, [1, 1, 1, 0, 0, 0]
+    config = FinetuneConfig(epochs=3, batch_size=3, time_budget_s=0.0)
+    finetune(tiny_vocab_classifier(), minilm_tokenizer, texts, labels, config, checkpoint_dir=tmp_path)
+    other = FinetuneConfig(epochs=3, batch_size=3, learning_rate=1e-3)
+    with pytest.raises(AccvizError, match="another recipe"):
+        finetune(tiny_vocab_classifier(), minilm_tokenizer, texts, labels, other, checkpoint_dir=tmp_path)
+    (tmp_path / "state.pt").write_bytes(b"torn")
+    with pytest.raises(AccvizError, match="cannot be read"):
+        finetune(tiny_vocab_classifier(), minilm_tokenizer, texts, labels, config, checkpoint_dir=tmp_path)
+
+
+def _divergence(student, teacher, tokenizer, texts) -> float:
+    batch = tokenizer(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        s = torch.log_softmax(student(**batch).logits, -1)
+        t = torch.log_softmax(teacher(**batch).logits, -1)
+    return float(torch.nn.functional.kl_div(s, t, log_target=True, reduction="batchmean"))
+
+
+def test_teacher_loss_lowers_the_students_divergence(minilm_tokenizer):
+    """Two students on the same labels (half of them flipped): the one taught by the teacher ends
+    closer to the teacher's predictions than the one trained on the labels alone."""
+    texts = (POSITIVE + NEGATIVE) * 4
+    teacher = tiny_vocab_classifier(seed=7)
+    finetune(teacher, minilm_tokenizer, texts, [1, 1, 1, 0, 0, 0] * 4,
+             FinetuneConfig(train_speedup="1.0", inplace_distill=False, epochs=12, batch_size=12, learning_rate=5e-3))  # fmt: skip
+    noisy = [1, 0, 1, 0, 1, 0] * 4
+    divergences = {}
+    for taught in (False, True):
+        student = tiny_vocab_classifier(seed=1)
+        config = FinetuneConfig(train_speedup="2.0", inplace_distill=False, epochs=24, batch_size=12,
+                                learning_rate=5e-3, teacher="t" if taught else None, teacher_hidden_weight=0.1)  # fmt: skip
+        result = finetune(
+            student, minilm_tokenizer, texts, noisy, config, teacher_model=teacher if taught else None
+        )
+        assert all(torch.isfinite(torch.tensor(result.losses)))
+        divergences[taught] = _divergence(student, teacher, minilm_tokenizer, POSITIVE + NEGATIVE)
+    assert divergences[True] < divergences[False] * 0.5, divergences
+
+
+def test_keep_first_layers_makes_the_layer_drop_baseline():
+    from accviz.models import keep_first_layers
+
+    model = tiny_vocab_classifier()
+    keep_first_layers(model, 2)
+    assert len(model.bert.encoder.layer) == model.config.num_hidden_layers == 2
+    with pytest.raises(AccvizError, match="between 1 and 2"):
+        keep_first_layers(model, 3)

@@ -62,7 +62,8 @@ def test_estimate_matches_counted_flops_of_the_pruned_forward(seed):
     torch.manual_seed(seed)
     pruned = PrunedBert(BertForSequenceClassification(config).eval())
     ratios = sorted((rng.uniform(0.05, 1.0) for _ in range(config.num_hidden_layers)), reverse=True)
-    for profile in (None, EliminationProfile(tuple(ratios))):
+    profiles = (None, EliminationProfile(tuple(ratios)), EliminationProfile(tuple(ratios), fuse=True))
+    for profile in profiles:
         for exact_last_layer in (True, False):
             lengths = [rng.randint(2, 100) for _ in range(4)]
             counted = sum(
@@ -73,3 +74,14 @@ def test_estimate_matches_counted_flops_of_the_pruned_forward(seed):
                 config, lengths, profile, exact_last_layer=exact_last_layer
             ).total_flops
             assert estimated == pytest.approx(counted, rel=0.02), (profile, exact_last_layer, lengths)
+
+
+def test_fusion_costs_one_more_vector_per_layer_after_the_first_elimination():
+    shape = EncoderShape(num_layers=4, hidden=64, num_heads=4, intermediate=256)
+    ratios = (1.0, 0.5, 0.3, 0.2)
+    plain = estimate_flops(shape, [40], EliminationProfile(ratios))
+    fused = estimate_flops(shape, [40], EliminationProfile(ratios, fuse=True))
+    assert fused.layers[0].total == plain.layers[0].total  # nothing eliminated yet: no fused vector
+    assert fused.layers[1].ffn == plain.layers[1].ffn + 2 * 64 * 256  # layer 2 eliminates: k + 1 rows
+    assert fused.layers[2].attention > plain.layers[2].attention  # n + 1 from layer 3 on
+    assert fused.total_macs > plain.total_macs

@@ -214,3 +214,48 @@ def test_fused_attention_equals_the_eager_path(tiny_classifier, seed, strategy):
                 assert (fused.logits - eager.logits).abs().max() < 1e-4
                 for a, b in zip(fused.traces, eager.traces, strict=True):
                     assert torch.equal(a.kept_positions, b.kept_positions)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fusion_with_nothing_eliminated_is_a_no_op(tiny_classifier, seed):
+    input_ids, attention_mask, token_type_ids = random_batch(4, 15, 99, seed=seed, pairs=seed == 2)
+    pruned = PrunedBert(tiny_classifier)
+    with torch.no_grad():
+        plain = pruned(input_ids, attention_mask, token_type_ids, profile=None)
+        for profile in (
+            EliminationProfile((1.0,) * 3, fuse=True),
+            EliminationProfile((1.0, 1.0, 0.01), fuse=True),
+        ):
+            fused = pruned(
+                input_ids, attention_mask, token_type_ids, profile=profile
+            )  # layer 3 runs [CLS] only
+            assert (fused.logits - plain.logits).abs().max() < 1e-5
+
+
+def test_fusion_keeps_the_profile_counts_and_changes_only_what_follows_elimination(tiny_classifier):
+    input_ids, attention_mask, token_type_ids = random_batch(5, 23, 99, seed=4)
+    ratios = (0.6, 0.3, 0.2)
+    pruned = PrunedBert(tiny_classifier)
+    with torch.no_grad():
+        dropped = pruned(input_ids, attention_mask, token_type_ids, profile=EliminationProfile(ratios))
+        fused = pruned(
+            input_ids, attention_mask, token_type_ids, profile=EliminationProfile(ratios, fuse=True)
+        )
+    lengths = attention_mask.sum(dim=1)
+    for trace in fused.traces[:-1]:
+        assert torch.equal(
+            trace.kept_counts, EliminationProfile(ratios).kept_counts_tensor(trace.layer, lengths)
+        )
+    assert torch.equal(fused.traces[0].kept_positions, dropped.traces[0].kept_positions)  # same first ranking
+    assert fused.last_hidden.shape == dropped.last_hidden.shape  # the fused vector is not an output
+    assert not torch.allclose(fused.logits, dropped.logits)  # the eliminated information is not lost
+
+
+def test_fusion_trains(tiny_classifier):
+    input_ids, attention_mask, token_type_ids = random_batch(3, 17, 99, seed=5)
+    out = PrunedBert(tiny_classifier)(
+        input_ids, attention_mask, token_type_ids, profile=EliminationProfile((0.5, 0.3, 0.2), fuse=True)
+    )
+    out.logits.sum().backward()
+    grad = tiny_classifier.bert.encoder.layer[0].intermediate.dense.weight.grad
+    assert grad is not None and torch.isfinite(grad).all()

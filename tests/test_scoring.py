@@ -83,3 +83,31 @@ def test_truncation_prefers_earlier_positions():
 def test_unknown_strategy_is_a_clear_error():
     with pytest.raises(AccvizError, match="Unknown scoring strategy 'gradient'.*acc"):
         get_scorer("gradient")
+
+
+def test_cls_attention_matches_its_formula_and_ignores_other_queries():
+    probs, values, query_mask = _attention_inputs(seed=4)
+    expected = torch.einsum("bhj,bhj->bj", probs[:, :, 0, :], values.norm(dim=-1))
+    expected = expected / expected.sum(dim=1, keepdim=True)
+    scorer = get_scorer("cls-attention")
+    torch.testing.assert_close(scorer.score(probs, values, query_mask), expected)
+    shuffled = probs.clone()
+    shuffled[:, :, 1:] = shuffled[:, :, 1:].flip(2)  # what the other queries attend to does not count
+    torch.testing.assert_close(scorer.score(shuffled, values, query_mask), expected)
+
+
+def test_one_registry_and_variants():
+    from accviz.scoring import REGISTRY, STRATEGY_ORDER, parse_strategy, strategy_colour, strategy_label
+
+    assert tuple(REGISTRY) == STRATEGY_ORDER and set(STRATEGIES) == set(REGISTRY)
+    assert len({s.colour for s in REGISTRY.values()}) == len(REGISTRY)  # distinguishable curves
+    assert parse_strategy("acc+fuse") == ("acc", True) and parse_strategy("cls-attention") == (
+        "cls-attention",
+        False,
+    )
+    assert (
+        strategy_label("acc+fuse") == "ACC + fuse" and strategy_colour("acc+fuse") == REGISTRY["acc"].colour
+    )
+    for bad in ("acx", "acc+merge"):
+        with pytest.raises(AccvizError):
+            parse_strategy(bad)

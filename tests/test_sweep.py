@@ -2,6 +2,7 @@ import pytest
 
 from accviz.data import load_split
 from accviz.errors import CacheError
+from accviz.scoring import STRATEGY_ORDER
 from accviz.sweep import SWEEP_COLUMNS, read_sweep, run_sweep, sweep_dir, write_sweep
 
 from .conftest import tiny_vocab_classifier, write_glue_fixture
@@ -20,9 +21,9 @@ def sweep_table(tmp_path_factory, minilm_tokenizer):
 def test_sweep_is_tidy_and_complete(sweep_table):
     table, data = sweep_table
     assert list(table.columns) == SWEEP_COLUMNS
-    assert set(table.strategy) == {"acc", "attention", "mean-attention", "random", "truncation"}
+    assert set(table.strategy) == set(STRATEGY_ORDER)  # every registered strategy by default
     assert sorted(set(table.target_speedup)) == [1.0, 2.0, 3.0]
-    assert len(table) == 5 * 3  # one metric for sst2
+    assert len(table) == len(STRATEGY_ORDER) * 3  # one metric for sst2
     assert (table.estimated_speedup >= table.target_speedup * 0.999).all()
     assert (table.estimated_speedup_padded128 > table.estimated_speedup).all()
     at_one = table[table.target_speedup == 1.0]
@@ -96,3 +97,29 @@ def test_cli_int8_runs_demo_eval_and_sweep_end_to_end(tmp_path, minilm_tokenizer
     assert card["weights"] == "int8 per-channel" and card["model"] == "tiny-int8" and len(table)
     with pytest.raises(SystemExit):
         cli.main(["eval", "--model", str(model_dir), "--int8", "int4"])
+
+
+def test_a_shallower_model_is_swept_against_its_deeper_base(minilm_tokenizer, tmp_path):
+    """Layer-drop: speedups are FLOPs(base, unpruned) / FLOPs(cut model, pruned) on the same lengths."""
+    import copy
+
+    from accviz.flops import unpruned_flops
+    from accviz.models import keep_first_layers
+
+    data = load_split("sst2", "dev", glue_dir=write_glue_fixture(tmp_path, rows=16))
+    model = tiny_vocab_classifier()  # 3 layers
+    reference = copy.deepcopy(model.config)
+    keep_first_layers(model, 2)
+    table = run_sweep(model, minilm_tokenizer, data, model_name="cut", speedups=[1.0, 1.2, 2.0, 3.0],
+                      strategies=["acc", "acc+fuse"], reference_config=reference)  # fmt: skip
+    lengths = [len(ids) for ids in minilm_tokenizer(data.texts_a)["input_ids"]]
+    depth = unpruned_flops(reference, lengths).total_macs / unpruned_flops(model.config, lengths).total_macs
+    assert 1.3 < depth < 1.6  # 3 layers against 2, the last a [CLS]-only one
+    own = table[table.estimated_speedup == table.estimated_speedup.min()]
+    assert own.target_speedup.iloc[0] == pytest.approx(depth)  # the cut model itself, no elimination
+    assert table.target_speedup.min() == pytest.approx(depth)  # 1.0 and 1.2 are out of its reach
+    assert (table.estimated_speedup >= table.target_speedup * 0.999).all()
+    assert table.measured_speedup.isna().all()  # measured only against itself: not reported
+    assert set(table.strategy) == {"acc", "acc+fuse"}
+    with pytest.raises(Exception, match="Unknown strategy variant"):
+        run_sweep(model, minilm_tokenizer, data, model_name="cut", strategies=["acc+merge"])
