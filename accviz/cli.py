@@ -590,6 +590,17 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", default=str(REPO_ROOT / "cached_runs"))
     sweep.set_defaults(func=cmd_sweep)
 
+    search = sub.add_parser(
+        "search-profile", parents=[common], help="search per-layer keep ratios per task (on train, never dev)"
+    )
+    search.add_argument("--model", default="default")
+    search.add_argument("--speedups", type=_speedups, default=[2.0, 3.0, 4.0])
+    search.add_argument("--strategy", default="acc")
+    search.add_argument("--examples", type=int, default=600, help="held-out train examples to score on")
+    search.add_argument("--rounds", type=int, default=2)
+    search.add_argument("--out", default=str(REPO_ROOT / "cached_runs"))
+    search.set_defaults(func=cmd_search_profile)
+
     demo = sub.add_parser(
         "demo", parents=[loading, inference], help="show which word-vectors each layer keeps for one text"
     )

@@ -36,13 +36,17 @@ SEARCH_FILE = "searched_profiles.json"
 _BISECTION_STEPS = 50
 
 
+def _clip(ratio: float) -> float:
+    return min(1.0, max(1e-9, ratio))  # r ** t underflows for large t; k_l = max(1, ...) anyway
+
+
 def rescale_to_budget(
     config, lengths: Sequence[int], ratios: Sequence[float], target: float, *, fuse: bool = False
 ) -> EliminationProfile | None:
     """r_l ** t with the smallest t whose estimated speedup reaches ``target``; None if none does."""
 
     def profile_at(t: float) -> EliminationProfile:
-        return EliminationProfile(tuple(min(1.0, r**t) for r in ratios), family="searched", knob=t, fuse=fuse)
+        return EliminationProfile(tuple(_clip(r**t) for r in ratios), family="searched", knob=t, fuse=fuse)
 
     low, high = 0.0, 1.0
     while estimated_speedup(config, lengths, profile_at(high)) < target:
@@ -200,7 +204,7 @@ def interpolate(searched: SearchedProfiles, config, lengths: Sequence[int], targ
     profile = rescale_to_budget(config, lengths, ratios, target, fuse=lower[1].fuse)
     reached = profile is not None
     if profile is None:  # beyond what these shapes reach: the most eliminating rescale
-        profile = EliminationProfile(tuple(min(1.0, r**1e3) for r in ratios), family="searched", knob=1e3)
+        profile = EliminationProfile(tuple(_clip(r**1e3) for r in ratios), family="searched", knob=1e3)
     reached_speedup = estimated_speedup(config, lengths, profile)
     message = (
         ""
