@@ -107,6 +107,30 @@ def _fuse(h, n, scores, mask, kept_idx, kept_mask, fused_mass):
     return merged / mass.clamp_min(1e-12)[:, None, None], mass
 
 
+SCORE_CHUNK_BYTES = 4 << 20  # above this, the scores are computed a few sequences at a time
+
+
+def _chunked_scores(q, k, v, mask, scale: float, scorer: TokenScorer) -> torch.Tensor:
+    """Scores without the whole (B, H, n, n) map: a few sequences at a time, each chunk's map small
+    enough to stay in cache. The context came from the fused kernel; this recomputes q k^T once more
+    (n^2 d MACs) but avoids writing and re-reading a map of B*H*n^2 floats (50 MB for MiniLM at
+    16 x 256 tokens). Scorers normalise per sequence, so chunking along the batch is exact.
+
+    q, k, v (B, H, n, d_h), mask (B, n) -> (B, n).
+    """
+    B, H, n, _ = q.shape
+    per_sequence = H * n * n * q.element_size()
+    step = max(1, SCORE_CHUNK_BYTES // (4 * per_sequence))
+    scores = []
+    for start in range(0, B, step):
+        rows = slice(start, start + step)
+        logits = torch.matmul(q[rows] * scale, k[rows].transpose(-1, -2))  # (b, H, n, n)
+        if not bool(mask[rows].all()):
+            logits.masked_fill_(~mask[rows, None, None, :], torch.finfo(logits.dtype).min)
+        scores.append(scorer.score(torch.softmax(logits, dim=-1), v[rows], mask[rows]))  # (b, n)
+    return torch.cat(scores)
+
+
 class PrunedBert(nn.Module):
     """Runs a HF ``BertForSequenceClassification`` or ``BertModel`` with word-vector elimination.
 
@@ -187,12 +211,26 @@ class PrunedBert(nn.Module):
             slot_mask = mask if fused_mass is None else torch.cat([mask, (fused_mass > 0)[:, None]], 1)
 
             need_probs = not fused_attention or output_attentions or (want_scores and scorer.needs_attention)
-            h, probs, values = self._attention_block(layer, x, slot_mask, cls_only, need_probs)  # (B, n_q, d)
+            # A large map is never materialised whole when only the scores read it (see _chunked_scores)
+            map_bytes = B * self.num_heads * slot_mask.shape[1] ** 2 * x.element_size()
+            chunked = (
+                need_probs and fused_attention and not output_attentions and map_bytes > SCORE_CHUNK_BYTES
+            )
+            h, probs, values, q, k = self._attention_block(
+                layer, x, slot_mask, cls_only, need_probs and not chunked
+            )
             scores = None
             if want_scores:
                 with torch.no_grad():  # the ranking picks indices; no gradient flows through it
-                    detached = probs.detach() if probs is not None else None
-                    scores = scorer.score(detached, values.detach(), slot_mask)[:, :n]  # (B, n_l)
+                    if chunked:
+                        scale = layer.attention.self.scaling
+                        scores = _chunked_scores(
+                            q.detach(), k.detach(), values.detach(), slot_mask, scale, scorer
+                        )
+                    else:
+                        detached = probs.detach() if probs is not None else None
+                        scores = scorer.score(detached, values.detach(), slot_mask)
+                    scores = scores[:, :n]  # (B, n_l)
                     if fused_mass is not None:  # the fused vector is never scored: renormalise the rest
                         scores = scores / scores.sum(dim=1, keepdim=True).clamp_min(1e-12)
 
@@ -235,7 +273,8 @@ class PrunedBert(nn.Module):
     def _attention_block(self, layer, x: torch.Tensor, mask: torch.Tensor, cls_only: bool, need_probs: bool):
         """Self-attention sub-layer with residual and LayerNorm; returns h, A and V.
 
-        x (B, n, d), mask (B, n) -> h (B, n_q, d), probs (B, H, n_q, n) or None, values (B, H, n, d_h);
+        x (B, n, d), mask (B, n) -> h (B, n_q, d), probs (B, H, n_q, n) or None, values (B, H, n, d_h),
+        and q (B, H, n_q, d_h), k (B, H, n, d_h);
         n_q = 1 when only the [CLS] query is needed. A layer whose scores nobody reads (no
         elimination after it, the [CLS]-only last layer, a scorer that ignores attention) runs
         ``scaled_dot_product_attention``, the fused kernel HF's sdpa model uses, and returns no
@@ -255,7 +294,7 @@ class PrunedBert(nn.Module):
                 q, k, v, attn_mask=key_mask, dropout_p=dropout, scale=attention.scaling
             )  # (B, H, n_q, d_h)
             context = context.transpose(1, 2).reshape(B, -1, H * d_h)  # (B, n_q, d)
-            return layer.attention.output(context, queries_in), None, v
+            return layer.attention.output(context, queries_in), None, v, q, k
         # The (B, H, n_q, n) map is the largest tensor of the layer: each extra pass over it costs
         # memory traffic at long n. So the scale goes on q (n_q x d_h), the mask is applied in place
         # and only when the batch has padding; matmul's backward does not need its output.
@@ -266,4 +305,4 @@ class PrunedBert(nn.Module):
         dropped = F.dropout(probs, p=attention.dropout.p, training=attention.training)  # follow the HF module
         context = torch.matmul(dropped, v).transpose(1, 2).reshape(B, -1, H * d_h)  # (B, n_q, d)
         h = layer.attention.output(context, queries_in)  # dense + dropout + LayerNorm(residual)
-        return h, probs, v
+        return h, probs, v, q, k

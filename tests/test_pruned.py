@@ -199,9 +199,12 @@ def test_sentence_pair_batches_run_with_elimination():
 
 
 @pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("strategy", ["acc", "truncation"])
-def test_fused_attention_equals_the_eager_path(tiny_classifier, seed, strategy):
-    """Layers that need no attention map run sdpa: same logits and kept sets as computing every map."""
+@pytest.mark.parametrize("strategy", ["acc", "cls-attention", "truncation"])
+@pytest.mark.parametrize("chunk_bytes", [0, 1 << 40])
+def test_fused_attention_equals_the_eager_path(tiny_classifier, seed, strategy, chunk_bytes, monkeypatch):
+    """Layers that need no attention map run sdpa, and scores come in sequence chunks above a map
+    size (0: always): same logits and kept sets as computing every map whole."""
+    monkeypatch.setattr("accviz.pruned.SCORE_CHUNK_BYTES", chunk_bytes)
     input_ids, attention_mask, token_type_ids = random_batch(6, 21, 99, seed=seed, pairs=seed == 1)
     profile = _random_profile(3, torch.Generator().manual_seed(seed))
     pruned = PrunedBert(tiny_classifier)
