@@ -12,6 +12,7 @@ accuracy  pivots the sweeps that ``accviz sweep`` wrote to cached_runs/*/sweep.c
           1/1.5/2/3/4x per strategy, and the speedup reachable within 0.75 points of the baseline;
           and the average drop over tasks per training suite (AVERAGE_SUITES), the paper's criterion.
 int8      int8 weights × elimination against fp32 unpruned (``accviz.bench_int8``).
+frontier  the levers of cached_runs/frontier.json over seeds, and their envelope (``accviz.frontier``).
 gpu       BERT-base on a GPU, fp32 and bf16 (``accviz.bench_gpu``); skipped without CUDA.
 report    prints the stored tables as Markdown (what the README shows); measures nothing.
 
@@ -1147,6 +1148,12 @@ def int8_predictor_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _frontier_markdown(table: pd.DataFrame) -> str:
+    from accviz.frontier import frontier_markdown  # it reads tables this module writes
+
+    return frontier_markdown(table)
+
+
 def run_report(out_dir: Path, log=print) -> None:
     """Prints every stored table under ``out_dir`` as Markdown; says which are missing."""
     renderers = (
@@ -1156,6 +1163,7 @@ def run_report(out_dir: Path, log=print) -> None:
         ("average drop over tasks", "accuracy_average.csv", average_drop_markdown),
         ("int8 × elimination", "int8.csv", int8_markdown),
         ("int8 latency predictor", "int8_predictor.csv", int8_predictor_markdown),
+        ("frontier (levers over seeds)", "frontier.csv", _frontier_markdown),
     )
     for title, name, render in renderers:
         path = out_dir / name
@@ -1179,7 +1187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m accviz.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "benchmark", choices=("speedup", "fidelity", "accuracy", "int8", "gpu", "all", "report")
+        "benchmark", choices=("speedup", "fidelity", "accuracy", "int8", "gpu", "frontier", "all", "report")
     )
     parser.add_argument("--smoke", action="store_true", help="a tiny 2-layer model, 2 repeats: seconds")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
@@ -1217,6 +1225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from accviz.bench_int8 import INT8_FULL, INT8_SMOKE, run_int8  # it builds on this module
 
             run_int8(INT8_SMOKE if args.smoke else INT8_FULL, out_dir, **common)
+        if "frontier" in chosen:
+            from accviz.frontier import run_frontier
+
+            run_frontier(args.cached_runs, out_dir, **common)
         if "gpu" in chosen:
             from accviz.bench_gpu import GPU_FULL, GPU_SMOKE, run_gpu
 

@@ -87,7 +87,9 @@ def test_cli_search_profile_scores_on_train_examples_the_fine_tune_did_not_use(
 
     data, note = cli.held_out_train_slice(Args, model_dir, examples=100)
     used = set(random.Random(4).sample(range(40), 30))
-    all_texts = [line.split("\t")[0].strip() for line in (glue / "SST-2" / "train.tsv").read_text().splitlines()[1:]]
+    all_texts = [
+        line.split("\t")[0].strip() for line in (glue / "SST-2" / "train.tsv").read_text().splitlines()[1:]
+    ]
     assert len(data) == 10 and set(data.texts_a) == {all_texts[i] for i in range(40) if i not in used}
     assert "outside the 30" in note
 
