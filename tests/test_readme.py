@@ -19,6 +19,8 @@ README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
         (bench.speedup_markdown, "speedup.csv"),
         (bench.fidelity_markdown, "fidelity.csv"),
         (bench.average_drop_markdown, "accuracy_average.csv"),
+        (bench.int8_markdown, "int8.csv"),
+        (bench.int8_predictor_markdown, "int8_predictor.csv"),
     ],
 )
 def test_readme_shows_the_stored_table(render, name):
