@@ -81,3 +81,41 @@ def test_two_processes_preparing_the_same_default_end_with_one_valid_checkpoint(
     assert len(set(paths)) == 1
     assert len(set(created)) == 1, "built twice: the lock did not hold"
     assert read_card(paths[0])
+
+
+def test_cli_resumable_run_pauses_publishes_nothing_then_resumes(tiny_base, capsys):
+    from accviz import cli
+    from accviz.models import models_dir, resume_dir
+
+    base, glue = tiny_base
+    argv = ["finetune", "--task", "sst2", "--glue-dir", str(glue), "--model", str(base), "--name", "tiny-paused",
+            "--epochs", "3", "--batch-size", "16", "--max-length", "16", "--eval-examples", "16",
+            "--resumable", "--time-budget", "0", "--checkpoint-every", "1"]  # fmt: skip
+    assert cli.main(argv) == cli.EXIT_PAUSED
+    assert "run the same command with --resume" in capsys.readouterr().err
+    assert not (models_dir() / "tiny-paused").exists() and (resume_dir("tiny-paused") / "state.pt").exists()
+    assert cli.main(argv) == 1  # a paused run is neither overwritten nor silently continued
+    assert "pass --resume" in capsys.readouterr().err
+    rounds = 0
+    while cli.main([*argv, "--resume"]) == cli.EXIT_PAUSED:
+        rounds += 1
+        assert rounds < 20
+    card = read_card(models_dir() / "tiny-paused")
+    assert card["steps"] == card["planned_steps"] == 9 and card["resumed_at_step"] == 8
+    assert not resume_dir("tiny-paused").exists()  # spent once published
+
+
+def test_layer_drop_and_teacher_checkpoints_say_what_they_are(tiny_base):
+    base, glue = tiny_base
+    plain = _prepare(
+        base, glue, "tiny-plain", replace(TINY_RECIPE, train_speedup="1.0", inplace_distill=False)
+    )
+    cut = _prepare(base, glue, "tiny-cut", replace(TINY_RECIPE, num_layers=2))
+    card = read_card(cut)
+    assert card["num_layers"] == 2 and card["base_num_layers"] == 3
+    taught = _prepare(base, glue, "tiny-taught", replace(TINY_RECIPE, teacher=str(plain)))
+    assert read_card(taught)["config"]["teacher"] == str(plain)
+    from accviz.errors import AccvizError
+
+    with pytest.raises(AccvizError, match="between 1 and 3"):
+        _prepare(base, glue, "tiny-cut9", replace(TINY_RECIPE, num_layers=9))
