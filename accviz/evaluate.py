@@ -18,10 +18,12 @@ from dataclasses import asdict, dataclass
 import torch
 
 from accviz.batching import EncodedSplit, encode_split, length_sorted_batches, pad_batch
+from accviz.errors import AccvizError
 from accviz.flops import estimate_flops, unpruned_flops
 from accviz.profile import DEFAULT_FAMILY
 from accviz.pruned import PrunedBert
 from accviz.scoring import get_scorer, parse_strategy
+from accviz.search import interpolate
 from accviz.speedup import SolvedProfile, solve_profile
 from accviz.tasks import compute_metrics, get_task, predictions_from_logits
 
@@ -76,14 +78,20 @@ def evaluate_encoded(
     solved: SolvedProfile | None = None,
     progress: ProgressFn | None = None,
     baseline_model=None,
+    searched=None,
 ) -> EvalResult:
     """``baseline_model``: what the measured latency is compared with (default ``model`` itself,
-    unpruned); e.g. the fp32 model when ``model`` has int8 weights."""
+    unpruned); e.g. the fp32 model when ``model`` has int8 weights. ``searched``: the
+    ``accviz.search.SearchedProfiles`` of the model, for ``family="searched"``."""
     spec = get_task(task)
     baseline_model = model if baseline_model is None else baseline_model
     lengths = encoded.lengths
     base_strategy, fuse = parse_strategy(strategy)  # "acc+fuse": ACC ranks, eliminated vectors fused
-    if solved is None:
+    if solved is None and family == "searched":
+        if searched is None:
+            raise AccvizError("The searched family needs the model's searched profiles (accviz search-profile).")
+        solved = interpolate(searched, model.config, lengths, target_speedup)
+    elif solved is None:
         solved = solve_profile(model.config, lengths, target_speedup, family=family, fuse=fuse, warn=False)
     scorer = get_scorer(base_strategy, seed=seed)
     pruned = PrunedBert(model)

@@ -185,3 +185,23 @@ def test_int8_switch_changes_the_model_not_the_estimate(app_env):
     explore = run_page("explore")
     explore.toggle(key="int8").set_value(True).run()
     assert not explore.exception and metric(explore, "Pruned")
+
+
+def test_tradeoff_offers_the_searched_family_when_the_model_has_one(app_env):
+    from accviz.loading import load_model
+    from accviz.search import SearchedProfiles, rescale_to_budget, write_searched
+
+    config = load_model(str(app_env["model"])).model.config
+    lengths = [12, 15, 20]
+    points = tuple((t, rescale_to_budget(config, lengths, [0.9, 0.5, 0.2], t)) for t in (1.5, 3.0))
+    path = write_searched(app_env["model"], SearchedProfiles(points, {"model": "tiny", "task": "sst2"}))
+    try:
+        at = run_page("tradeoff")
+        assert at.selectbox(key="tradeoff_family").options == ["geometric", "tilt", "searched"]
+        at.selectbox(key="tradeoff_family").set_value("searched").run()
+        assert not at.exception, [e.value for e in at.exception]
+        at.slider(key="tradeoff_speedup").set_value(2.0).run()
+        assert float(metric(at, "Estimated speedup").rstrip("x")) >= 1.98
+        assert metric(at, "accuracy (live")
+    finally:
+        path.unlink()

@@ -28,14 +28,16 @@ def render() -> None:
         "receives in each head *h*, weighted by the size of the value it sends. **This formula is accviz's "
         "interpretation**: the paper's exact definition is not publicly available. The peers' scores sit next "
         "to it: PoWER-BERT sums the attention received (no value norm), LTP averages it over heads and all "
-        "query rows; random and truncation are the floors."
+        "query rows; EViT's cls-attention keeps what the [CLS] query attends to (times the value norm); "
+        "random and truncation are the floors."
     )
     st.header("2. Keep [CLS] and the best, drop the rest")
     st.markdown(
         "Inside layer *l*, after attention and before the feed-forward block, only the top "
         r"$k_l = \max(1, \lceil r_l \cdot \mathrm{len}\rceil)$ word-vectors survive (gathered, not masked), "
         "so the FFN and every later layer run on fewer vectors. Only [CLS] feeds the classifier, so the last "
-        "layer runs for [CLS] alone: exact, and free."
+        "layer runs for [CLS] alone: exact, and free. With fusion (`acc+fuse`, EViT) the dropped word-vectors "
+        "are not lost: their score-weighted mean rides along as one extra vector that later layers attend to."
     )
     st.header("3. One knob: the target speedup")
     st.markdown("A profile family turns one knob into per-layer keep ratios:")

@@ -24,9 +24,38 @@ def _encoded_lengths(reference: str, allow_pickle: bool, task: str, n: int):
     return encoded.lengths, None
 
 
+def _searched(reference: str):
+    """The model's searched profiles (accviz search-profile), or None. Not cached: a small file that
+    may appear while the server runs."""
+    from pathlib import Path
+
+    from accviz.search import read_searched
+
+    try:
+        return read_searched(Path(reference))
+    except AccvizError:
+        return None
+
+
+def _solve(config, lengths, speedup: float, family: str, reference: str):
+    from accviz.search import interpolate
+    from accviz.speedup import solve_profile
+
+    if family == "searched":
+        return interpolate(_searched(reference), config, lengths, speedup)
+    return solve_profile(config, lengths, speedup, family=family, warn=False)
+
+
 @st.cache_data(show_spinner=False, max_entries=128)
 def _live_accuracy(
-    reference: str, allow_pickle: bool, int8: bool, task: str, n: int, speedup: float, strategy: str
+    reference: str,
+    allow_pickle: bool,
+    int8: bool,
+    task: str,
+    n: int,
+    speedup: float,
+    strategy: str,
+    family: str = "geometric",
 ):
     from accviz.evaluate import evaluate_split
 
@@ -35,18 +64,21 @@ def _live_accuracy(
         raise AccvizError(error)
     loaded = state.load_model_cached(reference, allow_pickle, int8)
     subset = data.subset(min(n, len(data)), seed=0)
-    return evaluate_split(loaded.model, loaded.tokenizer, subset, target_speedup=speedup, strategy=strategy)
+    searched = _searched(reference) if family == "searched" else None
+    return evaluate_split(
+        loaded.model, loaded.tokenizer, subset, target_speedup=speedup, strategy=strategy, family=family,
+        searched=searched,
+    )  # fmt: skip
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _measured_latency(
-    reference: str, allow_pickle: bool, int8: bool, task: str, speedup: float, strategy: str
+    reference: str, allow_pickle: bool, int8: bool, task: str, speedup: float, strategy: str, family: str
 ):
     """Interleaved latency of the fp32 unpruned model and the pruned one (int8 weights if asked)."""
     from accviz.batching import encode_split, pad_batch
     from accviz.latency import interleaved_latency
     from accviz.pruned import PrunedBert
-    from accviz.speedup import solve_profile
 
     data, error = state.dev_split(task)
     if data is None:
@@ -56,7 +88,7 @@ def _measured_latency(
     subset = data.subset(min(LATENCY_BATCH, len(data)), seed=1)
     encoded = encode_split(loaded.tokenizer, subset.texts_a, subset.texts_b, subset.labels, max_length=128)
     batch = pad_batch(encoded, range(len(encoded)), pad_id=loaded.tokenizer.pad_token_id or 0)
-    solved = solve_profile(loaded.model.config, encoded.lengths, speedup, warn=False)
+    solved = _solve(loaded.model.config, encoded.lengths, speedup, family, reference)
     pruned = PrunedBert(running)
     inputs = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
     runs = {
@@ -218,7 +250,6 @@ def render() -> None:
 
     from accviz import plots
     from accviz.flops import estimate_flops, unpruned_flops
-    from accviz.speedup import solve_profile
 
     selection = state.sidebar()
     loaded, spec, strategy = selection.loaded, selection.spec, selection.strategy
@@ -240,8 +271,17 @@ def render() -> None:
         st.error(f"No dev data for {spec.display_name}: {error}")
         return
 
+    families = ["geometric", "tilt"] + (["searched"] if _searched(selection.reference) is not None else [])
+    family = st.selectbox(
+        "Profile family",
+        families,
+        key="tradeoff_family",
+        help="geometric r_l = (1-β)^l (default); tilt r_l = max(0.05, 1-αl/L); searched: per-layer ratios "
+        "searched for this model and task on held-out train examples (accviz search-profile), interpolated.",
+    )
+
     # 1. the estimate: instant
-    solved = solve_profile(loaded.model.config, lengths, speedup, warn=False)
+    solved = _solve(loaded.model.config, lengths, speedup, family, selection.reference)
     baseline = unpruned_flops(loaded.model.config, lengths)
     pruned_estimate = estimate_flops(loaded.model.config, lengths, solved.profile)
     if solved.message:
@@ -274,6 +314,7 @@ def render() -> None:
                         spec.name,
                         speedup,
                         strategy,
+                        family,
                     )
                 with st.spinner(f"Scoring {int(n_live)} dev examples…"):
                     result = _live_accuracy(
@@ -284,6 +325,7 @@ def render() -> None:
                         int(n_live),
                         speedup,
                         strategy,
+                        family,
                     )
             except AccvizError as error:
                 st.error(str(error))
