@@ -89,7 +89,9 @@ def evaluate_encoded(
     base_strategy, fuse = parse_strategy(strategy)  # "acc+fuse": ACC ranks, eliminated vectors fused
     if solved is None and family == "searched":
         if searched is None:
-            raise AccvizError("The searched family needs the model's searched profiles (accviz search-profile).")
+            raise AccvizError(
+                "The searched family needs the model's searched profiles (accviz search-profile)."
+            )
         solved = interpolate(searched, model.config, lengths, target_speedup)
     elif solved is None:
         solved = solve_profile(model.config, lengths, target_speedup, family=family, fuse=fuse, warn=False)
