@@ -259,7 +259,7 @@ class PrunedBert(nn.Module):
                     scores=scores,
                     kept_positions=kept_positions,
                     kept_mask=kept_mask,
-                    attention=probs if output_attentions else None,
+                    attention=probs[:, :, :n, :n] if output_attentions else None,  # without the fused slot
                 )
             )
             x = layer.output(layer.intermediate(h), h)  # FFN on kept word-vectors (and the fused one)
