@@ -271,6 +271,28 @@ def _workload_runs(workload: Workload, targets: Sequence[float]):
     return runs, solved, float((reference - exact).abs().max())
 
 
+def timed_rounds(runs: dict[str, RunFn], budget: TimingBudget, log: Callable[[str], None] = print):
+    """``interleaved_latency`` with as many timed rounds as ``budget`` allows.
+
+    The warm-up round also tells how long a round takes, hence how many fit the budget.
+    """
+    if budget.min_repeats == budget.max_repeats:
+        return interleaved_latency(runs, repeats=budget.min_repeats, warmup=budget.warmup)
+    started = time.perf_counter()
+
+    def on_round(done: int, total: int) -> None:
+        log(
+            f"  round {done}/{total} done, {time.perf_counter() - started:.0f} s, "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+
+    probe = interleaved_latency(runs, repeats=max(budget.warmup, 1), warmup=0)
+    round_seconds = sum(stats.median_s for stats in probe.values())
+    repeats = budget.repeats_for(round_seconds)
+    log(f"  {len(runs)} callables, {round_seconds:.1f} s per round: {repeats} timed rounds")
+    return interleaved_latency(runs, repeats=repeats, warmup=0, on_round=on_round)
+
+
 def measure_all(
     workloads: Sequence[Workload],
     targets: Sequence[float],
@@ -288,23 +310,7 @@ def measure_all(
     for workload in workloads:
         workload_runs, solved_of[workload.key], diff_of[workload.key] = _workload_runs(workload, targets)
         runs.update({f"{workload.key} | {name}": run for name, run in workload_runs.items()})
-    started = time.perf_counter()
-
-    def on_round(done: int, total: int) -> None:
-        log(
-            f"  round {done}/{total} done, {time.perf_counter() - started:.0f} s, "
-            f"load average {os.getloadavg()[0]:.1f}"
-        )
-
-    if budget.min_repeats == budget.max_repeats:
-        repeats = budget.min_repeats
-        stats = interleaved_latency(runs, repeats=repeats, warmup=budget.warmup)
-    else:  # the warm-up round also tells how long a round takes, hence how many fit the budget
-        probe = interleaved_latency(runs, repeats=max(budget.warmup, 1), warmup=0)
-        round_seconds = sum(stats.median_s for stats in probe.values())
-        repeats = budget.repeats_for(round_seconds)
-        log(f"  {len(runs)} callables, {round_seconds:.1f} s per round: {repeats} timed rounds")
-        stats = interleaved_latency(runs, repeats=repeats, warmup=0, on_round=on_round)
+    stats = timed_rounds(runs, budget, log)
     measurements = []
     for workload in workloads:
         prefix = f"{workload.key} | "
@@ -474,6 +480,17 @@ def _json_default(value):
     return str(value)
 
 
+def grid_settings(settings) -> dict:
+    """The grid of a multi-encoder benchmark (fidelity, int8), as its card records it."""
+    return {
+        "models": [e.name for e in settings.encoders],
+        "lengths": list(settings.lengths),
+        "batch_sizes": list(settings.batch_sizes),
+        "targets": list(settings.targets),
+        "budget": vars(settings.budget),
+    }
+
+
 def _card(kind: str, command: str, smoke: bool, settings: dict, note: str = "") -> dict:
     """What produced a table; made before measuring, so the machine's load is the one it started on."""
     return {
@@ -624,11 +641,7 @@ def run_fidelity(
         command,
         smoke,
         {
-            "models": [e.name for e in settings.encoders],
-            "lengths": list(settings.lengths),
-            "batch_sizes": list(settings.batch_sizes),
-            "targets": list(settings.targets),
-            "budget": vars(settings.budget),
+            **grid_settings(settings),
             "predictor_fit_targets": list(PREDICTOR_FIT_TARGETS),
             "predictor_held_out_length": settings.held_out_length,
             "scorer": "acc",

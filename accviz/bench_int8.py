@@ -34,7 +34,8 @@ from accviz.bench import (
     _plain_models,
     _show,
     _write_table,
-    interleaved_latency,
+    grid_settings,
+    timed_rounds,
 )
 from accviz.flops import EncoderShape, estimated_speedup
 from accviz.latency import LATENCY_COST_COLUMNS, LatencyRecord, evaluate_held_out
@@ -87,11 +88,7 @@ def run_int8(
         command,
         smoke,
         {
-            "models": [e.name for e in settings.encoders],
-            "lengths": list(settings.lengths),
-            "batch_sizes": list(settings.batch_sizes),
-            "targets": list(settings.targets),
-            "budget": vars(settings.budget),
+            **grid_settings(settings),
             "int8": settings.int8.label,
             "quantization": "torch.ao.quantization.quantize_dynamic (fbgemm), nn.Linear weights int8",
             "scorer": "acc",
@@ -131,7 +128,7 @@ def run_int8(
                     int8 = pruned["int8"](input_ids, mask).logits
                 logit_diffs[(encoder.name, batch, length)] = float((fp32 - int8).abs().max())
     log(f"int8: {len(runs)} callables in one interleaved run")
-    stats = _time(runs, settings.budget, log)
+    stats = timed_rounds(runs, settings.budget, log)
 
     rows = []
     for encoder, _shape, batch, length, target, variant, _profile, estimate in plan:
@@ -170,18 +167,6 @@ def run_int8(
     for line in card["summary"]:
         log(line)
     return table
-
-
-def _time(runs: dict, budget: TimingBudget, log) -> dict:
-    if budget.min_repeats == budget.max_repeats:
-        return interleaved_latency(runs, repeats=budget.min_repeats, warmup=budget.warmup)
-    probe = interleaved_latency(runs, repeats=max(budget.warmup, 1), warmup=0)
-    round_seconds = sum(s.median_s for s in probe.values())
-    repeats = budget.repeats_for(round_seconds)
-    log(f"  {round_seconds:.1f} s per round: {repeats} timed rounds")
-    return interleaved_latency(
-        runs, repeats=repeats, warmup=0, on_round=lambda done, total: log(f"  round {done}/{total}")
-    )
 
 
 def predictor_table(plan: Sequence[tuple], stats: dict) -> pd.DataFrame:

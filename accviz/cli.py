@@ -358,7 +358,7 @@ def held_out_train_slice(args, model_dir: Path, examples: int, seed: int = 1234)
         else:
             note = "train examples the checkpoint was fine-tuned on (it used the whole split)"
     picked = sorted(random.Random(seed).sample(candidates, min(examples, len(candidates))))
-    return train.select(picked, note), note
+    return train.select(picked, f"{len(picked)} of {len(train)}: {note}"), note
 
 
 def cmd_search_profile(args) -> int:

@@ -91,8 +91,8 @@ class TaskData:
         return get_task(self.task)
 
     def select(self, indices, what: str) -> TaskData:
-        """The examples at ``indices`` (in that order); ``what`` says which, for the source label."""
-        indices = list(indices)
+        """The examples at ``indices`` (in that order); ``what`` says which, appended to the source."""
+        indices = [int(i) for i in indices]
         if not indices:
             raise DataError(f"No {self.task} {self.split} examples selected ({what}).")
         return TaskData(
@@ -102,7 +102,7 @@ class TaskData:
             texts_b=None if self.texts_b is None else tuple(self.texts_b[i] for i in indices),
             labels=tuple(self.labels[i] for i in indices),
             source_kind=self.source_kind,
-            source=f"{self.source} — {len(indices)} of {len(self)}: {what}",
+            source=f"{self.source} — {what}",
         )
 
     def subset(self, n: int, seed: int = 0) -> TaskData:
@@ -115,15 +115,7 @@ class TaskData:
         if n >= len(self):
             return self
         chosen = np.sort(np.random.default_rng(seed).choice(len(self), size=int(n), replace=False))
-        return TaskData(
-            task=self.task,
-            split=self.split,
-            texts_a=tuple(self.texts_a[i] for i in chosen),
-            texts_b=None if self.texts_b is None else tuple(self.texts_b[i] for i in chosen),
-            labels=tuple(self.labels[i] for i in chosen),
-            source_kind=self.source_kind,
-            source=f"{self.source} — random subset of {n} of {len(self)} (seed {seed})",
-        )
+        return self.select(chosen, f"random subset of {n} of {len(self)} (seed {seed})")
 
     def as_records(self) -> list[dict]:
         """One dict per example, keyed by the task's hub column names plus ``label`` (for tables)."""
