@@ -162,7 +162,7 @@ def cmd_finetune(args) -> int:
 
     _no_searched_family(args, "finetune")
     from accviz.cache import read_card
-    from accviz.finetune import FinetuneConfig
+    from accviz.finetune import FinetuneConfig, SpeedupSchedule
     from accviz.models import prepare_finetuned
 
     config = replace(
@@ -185,6 +185,8 @@ def cmd_finetune(args) -> int:
         num_layers=args.layers,
         checkpoint_every=args.checkpoint_every,
     )
+    SpeedupSchedule.parse(config.train_speedup)  # bad options fail before any model or data loads
+    parse_strategy(config.strategy)
     path = prepare_finetuned(
         args.model,
         args.task,
