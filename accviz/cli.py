@@ -514,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--int8-keep-fp32",
         default=None,
         metavar="NAMES",
-        help="comma-separated module-name prefixes kept in fp32 (the pooler and classifier always are)",
+        help="comma-separated module-name prefixes or globs kept in fp32, e.g. *.attention.self.query (the pooler and classifier always are)",
     )
     common = argparse.ArgumentParser(add_help=False, parents=[loading])
     common.add_argument("--task", default="rotten_tomatoes")

@@ -20,6 +20,7 @@ classifier: two small matrices whose rounding reaches the logits directly).
 from __future__ import annotations
 
 import copy
+import fnmatch
 import warnings
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ class Int8Config:
     """How to quantize: the weight scale's granularity and which modules stay fp32 (name prefixes)."""
 
     scheme: str = "per-channel"  # "per-channel": one scale per output row of W; "per-tensor": one per W
-    keep_fp32: tuple[str, ...] = DEFAULT_KEEP_FP32  # e.g. ("classifier", "bert.encoder.layer.5.output")
+    keep_fp32: tuple[str, ...] = DEFAULT_KEEP_FP32  # prefixes or globs, e.g. ("*.attention.self.query",)
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
@@ -49,9 +50,14 @@ class Int8Config:
         return f"int8 {self.scheme}" + (f" (fp32: {', '.join(extra)})" if extra else "")
 
 
+def _kept(name: str, pattern: str) -> bool:
+    """A module name kept fp32 by a prefix ("bert.encoder.layer.5") or a glob ("*.attention.self.query")."""
+    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern + ".*")
+
+
 def _quantizable(model: nn.Module, keep_fp32: tuple[str, ...]) -> list[str]:
     names = [name for name, module in model.named_modules() if type(module) is nn.Linear]
-    return [n for n in names if not any(n == p or n.startswith(p + ".") for p in keep_fp32)]
+    return [n for n in names if not any(_kept(n, p) for p in keep_fp32)]
 
 
 def quantize_int8(model: nn.Module, config: Int8Config | None = None) -> nn.Module:

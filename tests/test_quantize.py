@@ -50,3 +50,17 @@ def test_keep_fp32_prefixes_and_bad_scheme(tiny_classifier):
     everything = tuple(name for name in _linear_types(tiny_classifier))
     with pytest.raises(AccvizError, match="no linear layers"):
         quantize_int8(tiny_classifier, Int8Config(keep_fp32=everything))
+
+
+def test_keep_fp32_takes_globs(tiny_classifier):
+    keep = parse_keep_fp32("*.attention.self.query,*.attention.self.key")
+    quantized = quantize_int8(tiny_classifier, Int8Config(keep_fp32=keep))
+    for layer in quantized.bert.encoder.layer:
+        assert type(layer.attention.self.query) is nn.Linear and type(layer.attention.self.key) is nn.Linear
+        assert type(layer.attention.self.value) is not nn.Linear
+
+
+def test_a_glob_of_a_parent_module_keeps_its_children(tiny_classifier):
+    quantized = quantize_int8(tiny_classifier, Int8Config(keep_fp32=parse_keep_fp32("*.attention.self")))
+    assert all(type(layer.attention.self.value) is nn.Linear for layer in quantized.bert.encoder.layer)
+    assert all(type(layer.intermediate.dense) is not nn.Linear for layer in quantized.bert.encoder.layer)
