@@ -286,7 +286,7 @@ def cmd_sweep(args) -> int:
     from accviz.search import read_searched
     from accviz.sweep import run_sweep, sweep_dir, write_sweep
 
-    loaded, model, _ = _load_for_inference(args)
+    loaded, model, fp32_model = _load_for_inference(args)
     data = _load_data(args.task, args)
     int8 = _int8_config(args)
     searched = read_searched(Path(resolve_model(args.model))) if args.family == "searched" else None
@@ -307,6 +307,7 @@ def cmd_sweep(args) -> int:
         progress=lambda done, total, what: progress("sweep", done, total, {}),
         reference_config=reference,
         searched=searched,
+        baseline_model=fp32_model,  # an int8 sweep's measured speedup is against fp32 unpruned
     )
     card = {
         "model": name,
@@ -347,9 +348,15 @@ def held_out_train_slice(args, model_dir: Path, examples: int, seed: int = 1234)
     candidates = list(range(len(train)))
     note = "train examples (the checkpoint has no accviz card: its training data is unknown)"
     try:
-        config = read_card(model_dir, verify=False).get("config", {})
+        card = read_card(model_dir, verify=False)
     except CacheError:
-        config = None
+        card = None
+    config = card.get("config", {}) if card is not None else None
+    if card is not None and card.get("train_source") not in (None, train.source):
+        raise AccvizError(
+            f"The checkpoint was fine-tuned on {card['train_source']}; this train split is {train.source}. "
+            "Pass the same --glue-dir, so the examples it trained on can be left out."
+        )
     if config is not None:
         used_count = config.get("max_train_examples")
         if used_count is not None and used_count < len(train):

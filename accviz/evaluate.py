@@ -92,7 +92,7 @@ def evaluate_encoded(
             raise AccvizError(
                 "The searched family needs the model's searched profiles (accviz search-profile)."
             )
-        solved = interpolate(searched, model.config, lengths, target_speedup)
+        solved = interpolate(searched, model.config, lengths, target_speedup, fuse=fuse)
     elif solved is None:
         solved = solve_profile(model.config, lengths, target_speedup, family=family, fuse=fuse, warn=False)
     scorer = get_scorer(base_strategy, seed=seed)

@@ -204,6 +204,8 @@ def finetune(
         optimizer, int(config.warmup_ratio * total_steps), total_steps
     )
     trainable, optimizer, scheduler = accelerator.prepare(trainable, optimizer, scheduler)
+    if teacher_model is not None:
+        teacher_model = teacher_model.to(accelerator.device).eval()
 
     model.train()
     losses: list[float] = []
@@ -337,6 +339,7 @@ def _save_state(directory: Path, config, model, optimizer, scheduler, rng, step,
         "wall_time_s": wall,
         "python_rng": rng.getstate(),
         "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
     }
@@ -357,7 +360,8 @@ def _load_state(directory: Path | None, config, model, optimizer, scheduler, rng
     from safetensors.torch import load_file
 
     try:
-        state = torch.load(directory / STATE_FILE, weights_only=False)  # written by _save_state only
+        # written by _save_state only; map to CPU so a state saved on a GPU resumes anywhere
+        state = torch.load(directory / STATE_FILE, weights_only=False, map_location="cpu")
         weights = load_file(str(directory / WEIGHTS_FILE))
     except Exception as error:  # a torn or foreign file: start afresh rather than train on garbage
         raise AccvizError(
@@ -373,6 +377,8 @@ def _load_state(directory: Path | None, config, model, optimizer, scheduler, rng
     scheduler.load_state_dict(state["scheduler"])
     rng.setstate(state["python_rng"])
     torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
     return state["step"], state["order"], state["start"], state["losses"], state["wall_time_s"]
 
 

@@ -181,8 +181,12 @@ def read_searched(directory: Path) -> SearchedProfiles:
     return SearchedProfiles.from_dict(data)
 
 
-def interpolate(searched: SearchedProfiles, config, lengths: Sequence[int], target: float) -> SolvedProfile:
+def interpolate(
+    searched: SearchedProfiles, config, lengths: Sequence[int], target: float, *, fuse: bool | None = None
+) -> SolvedProfile:
     """The ``searched`` family: the nearest searched profiles mixed at ``target``, rescaled to it.
+
+    ``fuse``: whether the profile fuses (the strategy's ``+fuse`` decides); None: as searched.
 
     Below the first searched speedup the mix starts from the first profile; above the last, the
     last one is rescaled (r ** t, t > 1) as far as the FLOPs reach.
@@ -201,10 +205,13 @@ def interpolate(searched: SearchedProfiles, config, lengths: Sequence[int], targ
         ]
     else:
         ratios = list(lower[1].keep_ratios)
-    profile = rescale_to_budget(config, lengths, ratios, target, fuse=lower[1].fuse)
+    fuse = lower[1].fuse if fuse is None else fuse
+    profile = rescale_to_budget(config, lengths, ratios, target, fuse=fuse)
     reached = profile is not None
     if profile is None:  # beyond what these shapes reach: the most eliminating rescale
-        profile = EliminationProfile(tuple(_clip(r**1e3) for r in ratios), family="searched", knob=1e3)
+        profile = EliminationProfile(
+            tuple(_clip(r**1e3) for r in ratios), family="searched", knob=1e3, fuse=fuse
+        )
     reached_speedup = estimated_speedup(config, lengths, profile)
     message = (
         ""

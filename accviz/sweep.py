@@ -65,11 +65,13 @@ def run_sweep(
     progress: Callable[[int, int, str], None] | None = None,
     reference_config=None,
     searched=None,
+    baseline_model=None,
 ) -> pd.DataFrame:
     """Every (strategy, speedup) on one split; random is averaged over RANDOM_SEEDS.
 
     ``reference_config``: a deeper model this one was cut from; speedups are then against it.
     ``searched``: ``accviz.search.SearchedProfiles`` for ``family="searched"``.
+    ``baseline_model``: what measured latency is compared with (the fp32 model of an int8 one).
     """
     for strategy in strategies:  # a typo fails at once, not after an hour of sweeping
         parse_strategy(strategy)
@@ -94,7 +96,7 @@ def run_sweep(
             progress(number, len(jobs), f"{strategy} at {speedup:g}x")
         fuse = parse_strategy(strategy)[1]
         if searched is not None:
-            solved = interpolate(searched, model.config, encoded.lengths, speedup)
+            solved = interpolate(searched, model.config, encoded.lengths, speedup, fuse=fuse)
         else:
             solved = solve_profile(
                 model.config, encoded.lengths, speedup, family=family, fuse=fuse, warn=False
@@ -114,6 +116,7 @@ def run_sweep(
                 split=data.split,
                 source=data.source,
                 solved=solved,
+                baseline_model=baseline_model,
             )
             for seed in seeds
         ]

@@ -109,3 +109,33 @@ def test_cli_search_profile_scores_on_train_examples_the_fine_tune_did_not_use(
     assert cli.main(["eval", "--task", "sst2", "--glue-dir", str(glue), "--model", str(model_dir),
                      "--family", "searched"]) == 1  # fmt: skip
     assert "is for accviz sweep" in capsys.readouterr().err
+
+
+def test_the_strategy_decides_fusion_in_the_searched_family():
+    point = rescale_to_budget(SHAPE, LENGTHS, [0.9, 0.7, 0.5, 0.4, 0.3, 0.1], 2.0, fuse=True)
+    searched = SearchedProfiles(((2.0, point),), {})
+    assert interpolate(searched, SHAPE, LENGTHS, 2.5).profile.fuse  # as searched
+    assert not interpolate(searched, SHAPE, LENGTHS, 2.5, fuse=False).profile.fuse
+    assert interpolate(searched, SHAPE, LENGTHS, 500.0, fuse=True).profile.fuse  # beyond reach, still fused
+
+
+def test_the_held_out_slice_refuses_another_train_split(tmp_path, minilm_tokenizer):
+    import shutil
+
+    from accviz import cli
+    from accviz.cache import write_card
+
+    from .conftest import tiny_vocab_classifier, write_glue_fixture
+
+    glue = write_glue_fixture(tmp_path / "glue", rows=20)
+    shutil.copy(glue / "SST-2" / "dev.tsv", glue / "SST-2" / "train.tsv")
+    model_dir = tmp_path / "tiny"
+    tiny_vocab_classifier().save_pretrained(model_dir)
+    card = {"kind": "finetune", "config": {"max_train_examples": 10}, "train_source": "GLUE TSV /elsewhere"}
+    write_card(model_dir, card, files=["config.json"])
+
+    class Args:
+        task, glue_dir = "sst2", str(glue)
+
+    with pytest.raises(AccvizError, match="same --glue-dir"):
+        cli.held_out_train_slice(Args, model_dir, examples=5)

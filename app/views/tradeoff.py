@@ -42,7 +42,7 @@ def _solve(config, lengths, speedup: float, family: str, reference: str):
     from accviz.speedup import solve_profile
 
     if family == "searched":
-        return interpolate(_searched(reference), config, lengths, speedup)
+        return interpolate(_searched(reference), config, lengths, speedup, fuse=False)
     return solve_profile(config, lengths, speedup, family=family, warn=False)
 
 
