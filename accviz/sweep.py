@@ -85,9 +85,10 @@ def run_sweep(
     if family == "searched" and searched is None:
         raise AccvizError("family 'searched' needs the searched profiles (accviz search-profile).")
     top = max_speedup(model.config, encoded.lengths, DEFAULT_FAMILY if searched else family) * depth
-    own_targets = [float(s) / depth for s in speedups if float(s) / depth >= 1.0 - 1e-9 and s <= top + 1e-9]
-    if depth > 1.0:
-        own_targets.append(1.0)  # the shallower model itself, without elimination
+    own_targets = [float(s) / depth for s in speedups if s <= top + 1e-9]
+    if depth > 1.0:  # the shallower model itself, then only targets clearly beyond it
+        own_targets = [1.0] + [t for t in own_targets if t >= 1.01]
+    own_targets = [t for t in own_targets if t >= 1.0 - 1e-9]
     grid = sorted({max(1.0, round(t, 9)) for t in own_targets})
     jobs = [(s, strategy) for s in grid for strategy in strategies]
     rows = []

@@ -121,5 +121,9 @@ def test_a_shallower_model_is_swept_against_its_deeper_base(minilm_tokenizer, tm
     assert (table.estimated_speedup >= table.target_speedup * 0.999).all()
     assert table.measured_speedup.isna().all()  # measured only against itself: not reported
     assert set(table.strategy) == {"acc", "acc+fuse"}
+    assert not table.duplicated(["strategy", "target_speedup"]).any()
+    again = run_sweep(model, minilm_tokenizer, data, model_name="cut", speedups=[depth * 1.000001, 3.0],
+                      strategies=["acc"], reference_config=reference)  # fmt: skip
+    assert len(again) == 2  # a target a hair above the cut model's own point is that point
     with pytest.raises(Exception, match="Unknown strategy variant"):
         run_sweep(model, minilm_tokenizer, data, model_name="cut", strategies=["acc+merge"])
