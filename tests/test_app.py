@@ -205,3 +205,24 @@ def test_tradeoff_offers_the_searched_family_when_the_model_has_one(app_env):
         assert metric(at, "accuracy (live")
     finally:
         path.unlink()
+
+
+def test_tradeoff_shows_the_stored_frontier_nearest_the_slider(app_env, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    shutil.copytree(app_env["runs"], runs)
+    (runs / "bench").mkdir(exist_ok=True)
+    pd.DataFrame({"speedup": [2.0, 3.0], "best_lever": ["plain", "layer-drop"], "value": [83.0, 80.5],
+                  "drop": [2.0, 4.5]}).to_csv(runs / "bench" / "frontier_envelope.csv", index=False)  # fmt: skip
+    pd.DataFrame({"lever": ["plain"], "strategy": ["acc"], "seeds": [3], "unpruned": [85.0],
+                  "drop_2x": [2.0]}).to_csv(runs / "bench" / "frontier.csv", index=False)  # fmt: skip
+    os.environ["ACCVIZ_CACHED_RUNS"] = str(runs)
+    try:
+        at = run_page("tradeoff")
+        at.slider(key="tradeoff_speedup").set_value(3.0).run()
+    finally:
+        os.environ["ACCVIZ_CACHED_RUNS"] = str(app_env["runs"])
+    assert any("best lever **layer-drop**" in m.value for m in at.markdown)

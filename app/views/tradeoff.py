@@ -210,6 +210,35 @@ def _bench_accuracy_tables() -> None:
         )
 
 
+def _bench_frontier(speedup: float) -> None:
+    """The stored frontier (python -m accviz.bench frontier): every lever over seeds, and the best one
+    at the stored speedup nearest the slider."""
+    import pandas as pd
+
+    folder = state.cached_runs_dir() / "bench"
+    table_path, envelope_path = folder / "frontier.csv", folder / "frontier_envelope.csv"
+    if not table_path.exists() or not envelope_path.exists():
+        return
+    with st.expander("The frontier: which lever wins at each speedup (fine-tuning seeds averaged)"):
+        try:
+            envelope = pd.read_csv(envelope_path)
+            table = pd.read_csv(table_path)
+            nearest = envelope.iloc[(envelope["speedup"] - speedup).abs().argsort().iloc[0]]
+        except (ValueError, KeyError, OSError, IndexError) as error:
+            st.warning(f"The stored frontier cannot be read: {error}")
+            return
+        st.markdown(
+            f"Nearest stored speedup to the slider, **{nearest['speedup']:g}x**: best lever "
+            f"**{nearest['best_lever']}**, {nearest['value']:.1f} ({nearest['drop']:+.2f} points below the "
+            "plain model's unpruned value; positive = a drop)."
+        )
+        st.dataframe(envelope.round(2), hide_index=True, key="tradeoff_frontier_envelope")
+        shown = ["lever", "strategy", "seeds", "unpruned"] + [
+            c for c in table.columns if c.startswith("drop_")
+        ]
+        st.dataframe(table[shown].round(2), hide_index=True, key="tradeoff_frontier")
+
+
 def _runs_fingerprint(root) -> tuple:
     """(path, size, mtime) of every cached sweep file: the cache key that notices any change."""
     from accviz.sweep import list_sweeps
@@ -346,6 +375,7 @@ def render() -> None:
 
     _bench_fidelity_table()
     _bench_accuracy_tables()
+    _bench_frontier(speedup)
 
     # 3. the whole curve, from cached_runs/
     match = _matching_sweep(Path(selection.reference).name, spec.name)
