@@ -218,12 +218,13 @@ def analyze_text(
     ``model.config.max_position_embeddings``. Raises AccvizError for empty text, an unknown
     strategy or a target speedup below 1.
     """
-    from accviz.scoring import get_scorer
+    from accviz.scoring import get_scorer, parse_strategy
 
-    strategy_name = get_scorer(strategy).name  # an unknown name fails before any work
+    base, fuse = parse_strategy(strategy)  # an unknown name fails before any work; "+fuse" fuses
+    strategy_name = get_scorer(base).name + ("+fuse" if fuse else "")
     encoded = encode_text(tokenizer, text_a, text_b, model_max_length(model, max_length))
     T = len(encoded.tokens)
-    solved = solve_profile(model.config, [T], target_speedup, family=family, warn=False)
+    solved = solve_profile(model.config, [T], target_speedup, family=family, fuse=fuse, warn=False)
     regression = is_regression_model(model, is_regression)
     device = _model_device(model)
     inputs = (
@@ -237,7 +238,7 @@ def analyze_text(
         pruned_out = pruned_bert(
             *inputs,
             profile=solved.profile,
-            scorer=strategy,
+            scorer=base,
             exact_last_layer=False,
             output_scores=True,
             output_attentions=True,

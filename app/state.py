@@ -138,7 +138,7 @@ class Selection:
 
 def sidebar() -> Selection:
     """Model, task and strategy pickers; stops the page with an error if the model can't be used."""
-    from accviz.scoring import STRATEGIES, STRATEGY_DESCRIPTIONS
+    from accviz.scoring import STRATEGIES, STRATEGY_DESCRIPTIONS, strategy_label
     from accviz.tasks import TASKS, get_task
 
     _configure_threads()
@@ -195,9 +195,11 @@ def sidebar() -> Selection:
         )
     strategy = st.sidebar.selectbox(
         "Token-scoring strategy",
-        list(STRATEGIES),
+        [*STRATEGIES, "acc+fuse"],
         key="strategy",
-        format_func=lambda n: STRATEGY_DESCRIPTIONS[n],
+        format_func=lambda n: STRATEGY_DESCRIPTIONS.get(
+            n, f"{strategy_label(n)}: the eliminated vectors fused (EViT)"
+        ),
     )
     return Selection(loaded, spec, strategy, reference, allow_pickle, int8)
 

@@ -226,3 +226,12 @@ def test_tradeoff_shows_the_stored_frontier_nearest_the_slider(app_env, tmp_path
     finally:
         os.environ["ACCVIZ_CACHED_RUNS"] = str(app_env["runs"])
     assert any("best lever **layer-drop**" in m.value for m in at.markdown)
+
+
+def test_fusion_is_a_choice_on_explore_and_tradeoff(app_env):
+    for page, slider in (("explore", "explore_speedup"), ("tradeoff", "tradeoff_speedup")):
+        at = run_page(page)
+        at.selectbox(key="strategy").set_value("acc+fuse").run()
+        at.slider(key=slider).set_value(3.0).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert float(metric(at, "Estimated speedup").rstrip("x")) >= 2.9

@@ -37,13 +37,15 @@ def _searched(reference: str):
         return None
 
 
-def _solve(config, lengths, speedup: float, family: str, reference: str):
+def _solve(config, lengths, speedup: float, family: str, reference: str, strategy: str):
+    from accviz.scoring import parse_strategy
     from accviz.search import interpolate
     from accviz.speedup import solve_profile
 
+    fuse = parse_strategy(strategy)[1]
     if family == "searched":
-        return interpolate(_searched(reference), config, lengths, speedup, fuse=False)
-    return solve_profile(config, lengths, speedup, family=family, warn=False)
+        return interpolate(_searched(reference), config, lengths, speedup, fuse=fuse)
+    return solve_profile(config, lengths, speedup, family=family, fuse=fuse, warn=False)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -79,6 +81,7 @@ def _measured_latency(
     from accviz.batching import encode_split, pad_batch
     from accviz.latency import interleaved_latency
     from accviz.pruned import PrunedBert
+    from accviz.scoring import parse_strategy
 
     data, error = state.dev_split(task)
     if data is None:
@@ -88,14 +91,14 @@ def _measured_latency(
     subset = data.subset(min(LATENCY_BATCH, len(data)), seed=1)
     encoded = encode_split(loaded.tokenizer, subset.texts_a, subset.texts_b, subset.labels, max_length=128)
     batch = pad_batch(encoded, range(len(encoded)), pad_id=loaded.tokenizer.pad_token_id or 0)
-    solved = _solve(loaded.model.config, encoded.lengths, speedup, family, reference)
+    solved = _solve(loaded.model.config, encoded.lengths, speedup, family, reference, strategy)
     pruned = PrunedBert(running)
     inputs = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
     runs = {
         "unpruned": lambda: loaded.model(
             input_ids=inputs[0], attention_mask=inputs[1], token_type_ids=inputs[2]
         ),
-        "pruned": lambda: pruned(*inputs, profile=solved.profile, scorer=strategy),
+        "pruned": lambda: pruned(*inputs, profile=solved.profile, scorer=parse_strategy(strategy)[0]),
     }
     return interleaved_latency(runs, repeats=LATENCY_REPEATS, warmup=1), solved.estimated_speedup
 
@@ -310,7 +313,7 @@ def render() -> None:
     )
 
     # 1. the estimate: instant
-    solved = _solve(loaded.model.config, lengths, speedup, family, selection.reference)
+    solved = _solve(loaded.model.config, lengths, speedup, family, selection.reference, strategy)
     baseline = unpruned_flops(loaded.model.config, lengths)
     pruned_estimate = estimate_flops(loaded.model.config, lengths, solved.profile)
     if solved.message:
