@@ -21,6 +21,7 @@ README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
         (bench.average_drop_markdown, "accuracy_average.csv"),
         (bench.int8_markdown, "int8.csv"),
         (bench.int8_predictor_markdown, "int8_predictor.csv"),
+        (bench._frontier_markdown, "frontier.csv"),
     ],
 )
 def test_readme_shows_the_stored_table(render, name):
@@ -35,3 +36,14 @@ def test_readme_glue_rows_come_from_the_accuracy_table():
     shown = [line for line in README.splitlines() if re.match(r"\| (mrpc|stsb|cola|rte) \(", line)]
     assert len(shown) >= 40  # four tasks, two models, five strategies
     assert [row for row in shown if row not in stored] == []
+
+
+def test_readme_sst2_rows_and_the_frontier_envelope_are_the_stored_ones():
+    from accviz.frontier import envelope_markdown
+
+    stored = set(bench.accuracy_markdown(pd.read_csv(BENCH_DIR / "accuracy.csv")).splitlines())
+    shown = [line for line in README.splitlines() if line.startswith("| sst2 (accuracy) | minilm-sst2-")]
+    assert len(shown) >= 7  # fp32 and int8 variants of two models
+    assert [row for row in shown if row not in stored] == []
+    envelope = envelope_markdown(pd.read_csv(BENCH_DIR / "frontier_envelope.csv")).splitlines()[2:]
+    assert envelope and [row for row in envelope if row not in README] == []
