@@ -46,14 +46,18 @@ def test_write_then_read_round_trip_and_corruption_is_caught(sweep_table, tmp_pa
         read_sweep(directory)
 
 
+def _tiny_checkpoint_and_data(tmp_path, tokenizer):
+    """(a tiny checkpoint, a GLUE folder with 16 SST-2 dev rows, an output folder)."""
+    model_dir = tmp_path / "tiny"
+    tiny_vocab_classifier().save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    return model_dir, write_glue_fixture(tmp_path / "glue", rows=16), tmp_path / "runs"
+
+
 def test_cli_sweep_and_eval_on_fixture_data(tmp_path, minilm_tokenizer, capsys):
     from accviz import cli
 
-    model_dir = tmp_path / "tiny"
-    tiny_vocab_classifier().save_pretrained(model_dir)
-    minilm_tokenizer.save_pretrained(model_dir)
-    glue = write_glue_fixture(tmp_path / "glue", rows=16)
-    out = tmp_path / "runs"
+    model_dir, glue, out = _tiny_checkpoint_and_data(tmp_path, minilm_tokenizer)
     argv = ["sweep", "--task", "sst2", "--glue-dir", str(glue), "--model", str(model_dir), "--speedups", "1,2",
             "--strategies", "acc,random", "--out", str(out)]  # fmt: skip
     assert cli.main(argv) == 0
@@ -77,11 +81,7 @@ def test_cli_sweep_and_eval_on_fixture_data(tmp_path, minilm_tokenizer, capsys):
 def test_cli_int8_runs_demo_eval_and_sweep_end_to_end(tmp_path, minilm_tokenizer, capsys):
     from accviz import cli
 
-    model_dir = tmp_path / "tiny"
-    tiny_vocab_classifier().save_pretrained(model_dir)
-    minilm_tokenizer.save_pretrained(model_dir)
-    glue = write_glue_fixture(tmp_path / "glue", rows=16)
-    out = tmp_path / "runs"
+    model_dir, glue, out = _tiny_checkpoint_and_data(tmp_path, minilm_tokenizer)
     assert (
         cli.main(["demo", "a charming journey .", "--model", str(model_dir), "--int8", "--allow-pickle"]) == 0
     )
