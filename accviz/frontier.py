@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from accviz.errors import AccvizError
+from accviz.sweep import SWEEP_FILE, read_sweep, sweep_dir
 from accviz.tasks import TASKS
 
 FRONTIER_FILE = "frontier.json"
@@ -44,11 +45,10 @@ def read_levers(cached_runs: Path) -> dict:
 
 def _curve(cached_runs: Path, model: str, task: str, strategy: str) -> tuple[pd.DataFrame, dict] | None:
     """(estimated speedup, value) of one sweep's strategy in the task's primary metric; None if absent."""
-    directory = Path(cached_runs) / f"{model}__{task}"
-    if not (directory / "sweep.csv").exists():
+    directory = sweep_dir(cached_runs, model, task)
+    if not (directory / SWEEP_FILE).exists():
         return None
-    table = pd.read_csv(directory / "sweep.csv")
-    card = json.loads((directory / "card.json").read_text()) if (directory / "card.json").exists() else {}
+    table, card = read_sweep(directory)  # checksums verified: a corrupt sweep is an error, not a curve
     metric = TASKS[task].primary_metric if task in TASKS else table["metric"].iloc[0]
     rows = table[(table["strategy"] == strategy) & (table["metric"] == metric)]
     if rows.empty:

@@ -11,12 +11,14 @@ from accviz.frontier import envelope_markdown, frontier_markdown, frontier_table
 
 
 def _sweep(root, model, strategy, points, wall=60.0):
-    directory = root / f"{model}__sst2"
-    directory.mkdir(parents=True, exist_ok=True)
-    rows = [{"model": model, "task": "sst2", "strategy": strategy, "target_speedup": t, "estimated_speedup": e,
-             "metric": "accuracy", "value": v} for t, e, v in points]  # fmt: skip
-    pd.DataFrame(rows).to_csv(directory / "sweep.csv", index=False)
-    (directory / "card.json").write_text(json.dumps({"model_training": {"wall_time_s": wall}}))
+    from accviz.sweep import SWEEP_COLUMNS, sweep_dir, write_sweep
+
+    rows = [{"model": model, "task": "sst2", "split": "dev", "source": "test", "strategy": strategy,
+             "target_speedup": t, "estimated_speedup": e, "estimated_speedup_padded128": e,
+             "measured_speedup": float("nan"), "metric": "accuracy", "value": v, "value_std": 0.0,
+             "mean_kept_last": 1.0, "n_examples": 10} for t, e, v in points]  # fmt: skip
+    card = {"model": model, "task": "sst2", "model_training": {"wall_time_s": wall}}
+    write_sweep(pd.DataFrame(rows, columns=SWEEP_COLUMNS), sweep_dir(root, model, "sst2"), card)
 
 
 def test_levers_average_seeds_interpolate_and_form_an_envelope(tmp_path):
@@ -57,4 +59,20 @@ def test_a_missing_reference_or_spec_is_a_clear_error(tmp_path):
     spec = {"task": "sst2", "reference": "x", "levers": [{"name": "x", "strategy": "acc", "models": ["m"]}]}
     (tmp_path / "frontier.json").write_text(json.dumps(spec))
     with pytest.raises(AccvizError, match="No sweep of the reference"):
+        frontier_table(tmp_path)
+
+
+def test_a_corrupt_sweep_is_an_error_not_a_curve(tmp_path):
+    from accviz.errors import CacheError
+
+    _sweep(tmp_path, "plain-s0", "acc", [(1, 1.1, 86.0), (2, 2.0, 84.0)])
+    spec = {
+        "task": "sst2",
+        "reference": "plain",
+        "levers": [{"name": "plain", "strategy": "acc", "models": ["plain-s0"]}],
+    }
+    (tmp_path / "frontier.json").write_text(json.dumps(spec))
+    sweep_file = tmp_path / "plain-s0__sst2" / "sweep.csv"
+    sweep_file.write_text(sweep_file.read_text().replace(",84,", ",99,"))
+    with pytest.raises(CacheError):
         frontier_table(tmp_path)
