@@ -1,6 +1,6 @@
 """Benchmarks: does the FLOPs model's speedup show up as latency, and what does accuracy cost?
 
-    python -m accviz.bench speedup|fidelity|accuracy|int8|gpu|all|report [--smoke] [--threads N] [--out DIR]
+    python -m accviz.bench speedup|fidelity|accuracy|int8|frontier|gpu|all|report [--smoke] [--threads N] [--out DIR]
 
 speedup   BERT-base shapes, 128 real tokens, batch 1 and 16, targets 1.5/2/3/4: estimated speedup
           (FLOPs model) against measured latency speedup over the plain HF model (eager and sdpa;
@@ -242,15 +242,21 @@ class Workload:
         return f"{self.encoder} L={self.length} B={self.batch_size}"
 
 
+def benchmark_inputs(config, batch_size: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded random token ids (B, T) and an all-ones mask: every token real, so FLOPs and latency
+    see the same n."""
+    generator = torch.Generator().manual_seed(length * 1000 + batch_size)
+    low = min(1000, config.vocab_size // 2)  # past the special tokens of a real vocabulary
+    input_ids = torch.randint(low, config.vocab_size, (batch_size, length), generator=generator)
+    return input_ids, torch.ones_like(input_ids)
+
+
 def _workload_runs(workload: Workload, targets: Sequence[float]):
     """The callables of one workload, the solved profiles, and a check that the unpruned
     hand-written forward gives the HF logits."""
     config = workload.model.config
     batch_size, length = workload.batch_size, workload.length
-    generator = torch.Generator().manual_seed(length * 1000 + batch_size)
-    low = min(1000, config.vocab_size // 2)  # past the special tokens of a real vocabulary
-    input_ids = torch.randint(low, config.vocab_size, (batch_size, length), generator=generator)
-    attention_mask = torch.ones_like(input_ids)  # every token real: FLOPs and latency see the same n
+    input_ids, attention_mask = benchmark_inputs(config, batch_size, length)
     lengths = [length] * batch_size
     pruned = PrunedBert(workload.model)
     scorer = get_scorer("acc")

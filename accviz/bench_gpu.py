@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from accviz.bench import BERT_BASE, TINY_2L, EncoderSpec, _card, _show, _write_table
+from accviz.bench import BERT_BASE, TINY_2L, EncoderSpec, _card, _show, _write_table, benchmark_inputs
 from accviz.flops import estimated_speedup
 from accviz.latency import interleaved_latency
 from accviz.pruned import PrunedBert
@@ -103,11 +103,7 @@ def run_gpu(
             plain[f"hf-{implementation}"] = twin.eval()
         pruned = PrunedBert(model)
         for batch in settings.batch_sizes:
-            generator = torch.Generator().manual_seed(batch)
-            low = min(1000, model.config.vocab_size // 2)
-            ids = torch.randint(low, model.config.vocab_size, (batch, settings.length), generator=generator)
-            ids = ids.to(device)
-            mask = torch.ones_like(ids)
+            ids, mask = (t.to(device) for t in benchmark_inputs(model.config, batch, settings.length))
             lengths = [settings.length] * batch
             profiles = {
                 t: (solve_profile(model.config, lengths, t, warn=False).profile if t > 1 else None)

@@ -34,6 +34,7 @@ from accviz.bench import (
     _plain_models,
     _show,
     _write_table,
+    benchmark_inputs,
     grid_settings,
     timed_rounds,
 )
@@ -69,13 +70,6 @@ INT8_FULL = Int8Settings(
 INT8_SMOKE = Int8Settings((TINY_2L,), (16,), (1, 2), (1.0, 1.5, 2.0, 4.0), TimingBudget(0.0, 2, 2))
 
 
-def _inputs(config, batch_size: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(length * 1000 + batch_size)
-    low = min(1000, config.vocab_size // 2)  # past the special tokens of a real vocabulary
-    input_ids = torch.randint(low, config.vocab_size, (batch_size, length), generator=generator)
-    return input_ids, torch.ones_like(input_ids)  # every token real: FLOPs and latency see the same n
-
-
 def _key(encoder: str, batch: int, length: int, name: str) -> str:
     return f"{encoder} B={batch} L={length} | {name}"
 
@@ -106,7 +100,7 @@ def run_int8(
         shape = EncoderShape.from_config(model.config)
         for length in settings.lengths:
             for batch in settings.batch_sizes:
-                input_ids, mask = _inputs(model.config, batch, length)
+                input_ids, mask = benchmark_inputs(model.config, batch, length)
                 for name, m in plain.items():
                     runs[_key(encoder.name, batch, length, name)] = lambda m=m, i=input_ids, a=mask: m(
                         input_ids=i, attention_mask=a

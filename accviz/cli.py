@@ -283,17 +283,19 @@ def _reference_config(model_dir: Path, config):
 def cmd_sweep(args) -> int:
     from accviz.finetune import library_versions, machine_description
     from accviz.models import resolve_model
+    from accviz.quantize import int8_config_of
     from accviz.search import read_searched
     from accviz.sweep import run_sweep, sweep_dir, write_sweep
 
     loaded, model, fp32_model = _load_for_inference(args)
     data = _load_data(args.task, args)
-    int8 = _int8_config(args)
-    searched = read_searched(Path(resolve_model(args.model))) if args.family == "searched" else None
+    model_dir = Path(resolve_model(args.model))
+    int8 = int8_config_of(model)
+    searched = read_searched(model_dir) if args.family == "searched" else None
     suffix = ("-searched" if searched else "") + ("-int8" if int8 else "")
-    name = args.name or Path(resolve_model(args.model)).name + suffix
+    name = args.name or model_dir.name + suffix
     progress = _tqdm_progress()
-    reference = _reference_config(Path(resolve_model(args.model)), loaded.model.config)
+    reference = _reference_config(model_dir, loaded.model.config)
     table = run_sweep(
         model,
         loaded.tokenizer,
@@ -311,7 +313,7 @@ def cmd_sweep(args) -> int:
     )
     card = {
         "model": name,
-        "model_path": resolve_model(args.model),
+        "model_path": str(model_dir),
         "task": data.task,
         "split": data.split,
         "source": data.source,
@@ -324,7 +326,7 @@ def cmd_sweep(args) -> int:
     }
     if reference is not None:
         card["speedup_reference"] = f"the {reference.num_hidden_layers}-layer base model, unpruned"
-    training = _training_summary(Path(resolve_model(args.model)))
+    training = _training_summary(model_dir)
     if training:
         card["model_training"] = training  # how the checkpoint was made, so the sweep explains itself
     path = write_sweep(table, sweep_dir(args.out, name, data.task), card)
@@ -343,6 +345,7 @@ def held_out_train_slice(args, model_dir: Path, examples: int, seed: int = 1234)
     from accviz.cache import read_card
     from accviz.data import load_split
     from accviz.errors import CacheError
+    from accviz.finetune import training_subset
 
     train = load_split(args.task, "train", glue_dir=args.glue_dir)
     candidates = list(range(len(train)))
@@ -360,8 +363,8 @@ def held_out_train_slice(args, model_dir: Path, examples: int, seed: int = 1234)
     if config is not None:
         used_count = config.get("max_train_examples")
         if used_count is not None and used_count < len(train):
-            # finetune() draws its subset first from random.Random(seed): the same draw, replayed
-            used = set(random.Random(config.get("seed", 0)).sample(candidates, used_count))
+            rng = random.Random(config.get("seed", 0))  # the draw finetune() made, replayed
+            used = set(training_subset(len(train), used_count, rng))
             candidates = [i for i in candidates if i not in used]
             note = f"train examples outside the {used_count} the checkpoint was fine-tuned on"
         else:

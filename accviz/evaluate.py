@@ -18,13 +18,12 @@ from dataclasses import asdict, dataclass
 import torch
 
 from accviz.batching import EncodedSplit, encode_split, length_sorted_batches, pad_batch
-from accviz.errors import AccvizError
 from accviz.flops import estimate_flops, unpruned_flops
 from accviz.profile import DEFAULT_FAMILY
 from accviz.pruned import PrunedBert
 from accviz.scoring import get_scorer, parse_strategy
-from accviz.search import interpolate
-from accviz.speedup import SolvedProfile, solve_profile
+from accviz.search import solve_in_family
+from accviz.speedup import SolvedProfile
 from accviz.tasks import compute_metrics, get_task, predictions_from_logits
 
 PADDED_BASELINE_LENGTH = 128
@@ -87,14 +86,10 @@ def evaluate_encoded(
     baseline_model = model if baseline_model is None else baseline_model
     lengths = encoded.lengths
     base_strategy, fuse = parse_strategy(strategy)  # "acc+fuse": ACC ranks, eliminated vectors fused
-    if solved is None and family == "searched":
-        if searched is None:
-            raise AccvizError(
-                "The searched family needs the model's searched profiles (accviz search-profile)."
-            )
-        solved = interpolate(searched, model.config, lengths, target_speedup, fuse=fuse)
-    elif solved is None:
-        solved = solve_profile(model.config, lengths, target_speedup, family=family, fuse=fuse, warn=False)
+    if solved is None:
+        solved = solve_in_family(
+            model.config, lengths, target_speedup, family=family, fuse=fuse, searched=searched
+        )
     scorer = get_scorer(base_strategy, seed=seed)
     pruned = PrunedBert(model)
     model.eval()

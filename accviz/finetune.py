@@ -173,9 +173,7 @@ def finetune(
     schedule = SpeedupSchedule.parse(config.train_speedup)
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
-    indices = list(range(len(train_texts_a)))
-    if config.max_train_examples is not None and config.max_train_examples < len(indices):
-        indices = sorted(rng.sample(indices, config.max_train_examples))
+    indices = training_subset(len(train_texts_a), config.max_train_examples, rng)
     if not indices:
         raise AccvizError("The training split is empty.")
     texts_a = [train_texts_a[i] for i in indices]
@@ -234,16 +232,16 @@ def finetune(
             pruned_out = trainable(*inputs, profile=profile, scorer=scorer)
             pruned_logits = pruned_out.logits
             loss = _loss(pruned_logits, batch["labels"], regression)
-            if teacher_model is not None:
+            in_place = config.inplace_distill and profile is not None
+            full_logits = trainable(*inputs, profile=None).logits if in_place else None
+            if teacher_model is not None:  # the separate teacher replaces the in-place target
                 loss = 0.5 * (loss + _teacher_loss(pruned_out, teacher_model, inputs, config, regression))
-            elif config.inplace_distill and profile is not None:
-                teacher = trainable(*inputs, profile=None).logits
+            elif in_place:
+                target = full_logits.detach()
                 loss = 0.5 * (
-                    loss
-                    + _distill_loss(pruned_logits, teacher.detach(), config.distill_temperature, regression)
+                    loss + _distill_loss(pruned_logits, target, config.distill_temperature, regression)
                 )
-            if config.inplace_distill and profile is not None:  # the full model keeps learning too
-                full_logits = teacher if teacher_model is None else trainable(*inputs, profile=None).logits
+            if in_place:  # the full model keeps learning too
                 loss = loss + _loss(full_logits, batch["labels"], regression)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
@@ -290,6 +288,15 @@ def finetune(
         "machine": machine_description(),
     }
     return FinetuneResult(model=model, tokenizer=tokenizer, card=card, losses=losses)
+
+
+def training_subset(count: int, max_examples: int | None, rng: random.Random) -> list[int]:
+    """The indices ``finetune`` trains on: all ``count``, or a sorted sample of ``max_examples``
+    drawn first from ``rng`` = random.Random(seed) (so a checkpoint's card says which were used)."""
+    indices = list(range(count))
+    if max_examples is not None and max_examples < count:
+        indices = sorted(rng.sample(indices, max_examples))
+    return indices
 
 
 def _teacher_loss(pruned_out, teacher_model, inputs, config: FinetuneConfig, regression: bool):

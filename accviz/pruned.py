@@ -107,6 +107,17 @@ def _fuse(h, n, scores, mask, kept_idx, kept_mask, fused_mass):
     return merged / mass.clamp_min(1e-12)[:, None, None], mass
 
 
+def _attention_probs(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
+    """softmax(q k^T * scale) with padding keys masked: q (B, H, n_q, d_h), k (B, H, n, d_h),
+    mask (B, n) -> (B, H, n_q, n). The map is the largest tensor of a layer, so it is made in one
+    pass: the scale goes on q, the mask is applied in place (matmul's backward does not need its
+    output) and only when there is padding."""
+    logits = torch.matmul(q * scale, k.transpose(-1, -2))  # (B, H, n_q, n)
+    if not bool(mask.all()):
+        logits.masked_fill_(~mask[:, None, None, :], torch.finfo(logits.dtype).min)
+    return torch.softmax(logits, dim=-1)
+
+
 SCORE_CHUNK_BYTES = 4 << 20  # above this, the scores are computed a few sequences at a time
 
 
@@ -124,10 +135,8 @@ def _chunked_scores(q, k, v, mask, scale: float, scorer: TokenScorer) -> torch.T
     scores = []
     for start in range(0, B, step):
         rows = slice(start, start + step)
-        logits = torch.matmul(q[rows] * scale, k[rows].transpose(-1, -2))  # (b, H, n, n)
-        if not bool(mask[rows].all()):
-            logits.masked_fill_(~mask[rows, None, None, :], torch.finfo(logits.dtype).min)
-        scores.append(scorer.score(torch.softmax(logits, dim=-1), v[rows], mask[rows]))  # (b, n)
+        probs = _attention_probs(q[rows], k[rows], mask[rows], scale)  # (b, H, n, n)
+        scores.append(scorer.score(probs, v[rows], mask[rows]))  # (b, n)
     return torch.cat(scores)
 
 
@@ -295,13 +304,7 @@ class PrunedBert(nn.Module):
             )  # (B, H, n_q, d_h)
             context = context.transpose(1, 2).reshape(B, -1, H * d_h)  # (B, n_q, d)
             return layer.attention.output(context, queries_in), None, v, q, k
-        # The (B, H, n_q, n) map is the largest tensor of the layer: each extra pass over it costs
-        # memory traffic at long n. So the scale goes on q (n_q x d_h), the mask is applied in place
-        # and only when the batch has padding; matmul's backward does not need its output.
-        logits = torch.matmul(q * attention.scaling, k.transpose(-1, -2))  # (B, H, n_q, n)
-        if not bool(mask.all()):
-            logits.masked_fill_(~mask[:, None, None, :], torch.finfo(logits.dtype).min)
-        probs = torch.softmax(logits, dim=-1)  # (B, H, n_q, n); padding keys get 0
+        probs = _attention_probs(q, k, mask, attention.scaling)  # (B, H, n_q, n); padding keys get 0
         dropped = F.dropout(probs, p=attention.dropout.p, training=attention.training)  # follow the HF module
         context = torch.matmul(dropped, v).transpose(1, 2).reshape(B, -1, H * d_h)  # (B, n_q, d)
         h = layer.attention.output(context, queries_in)  # dense + dropout + LayerNorm(residual)

@@ -199,7 +199,6 @@ REGISTRY: dict[str, Strategy] = {
 }
 STRATEGIES: dict[str, type[TokenScorer]] = {name: s.scorer for name, s in REGISTRY.items()}
 STRATEGY_ORDER = tuple(REGISTRY)
-STRATEGY_DESCRIPTIONS = {name: s.description for name, s in REGISTRY.items()}
 
 
 def strategy_label(name: str) -> str:
@@ -213,6 +212,13 @@ def strategy_rank(name: str) -> tuple[int, str]:
     """Sort key: registry order, a variant (``acc+fuse``) right after its base strategy."""
     base = str(name).partition("+")[0]
     return (STRATEGY_ORDER.index(base) if base in STRATEGY_ORDER else len(STRATEGY_ORDER), str(name))
+
+
+def strategy_description(name: str) -> str:
+    """The registry's one-line description; ``+fuse`` variants say what fusion adds."""
+    base, _, variant = str(name).partition("+")
+    description = REGISTRY[base].description if base in REGISTRY else base
+    return f"{description}; eliminated vectors fused (EViT)" if variant == "fuse" else description
 
 
 def strategy_colour(name: str, fallback: str = "#000000") -> str:

@@ -181,6 +181,24 @@ def read_searched(directory: Path) -> SearchedProfiles:
     return SearchedProfiles.from_dict(data)
 
 
+def solve_in_family(
+    config,
+    lengths: Sequence[int],
+    target: float,
+    *,
+    family: str,
+    fuse: bool = False,
+    searched: SearchedProfiles | None = None,
+) -> SolvedProfile:
+    """The profile for ``target`` in any family: the solver for the knob families (geometric, tilt),
+    ``interpolate`` for ``searched``, which needs the model's ``searched`` profiles."""
+    if family != "searched":
+        return solve_profile(config, lengths, target, family=family, fuse=fuse, warn=False)
+    if searched is None:
+        raise AccvizError("The searched family needs the model's searched profiles (accviz search-profile).")
+    return interpolate(searched, config, lengths, target, fuse=fuse)
+
+
 def interpolate(
     searched: SearchedProfiles, config, lengths: Sequence[int], target: float, *, fuse: bool | None = None
 ) -> SolvedProfile:

@@ -20,13 +20,13 @@ import pandas as pd
 
 from accviz import cache
 from accviz.batching import encode_split
-from accviz.errors import AccvizError, CacheError
+from accviz.errors import CacheError
 from accviz.evaluate import evaluate_encoded
 from accviz.flops import unpruned_flops
 from accviz.profile import DEFAULT_FAMILY
 from accviz.scoring import STRATEGY_ORDER, parse_strategy
-from accviz.search import interpolate
-from accviz.speedup import max_speedup, solve_profile
+from accviz.search import solve_in_family
+from accviz.speedup import max_speedup
 
 SWEEP_COLUMNS = [
     "model",
@@ -82,9 +82,8 @@ def run_sweep(
             unpruned_flops(reference_config, encoded.lengths).total_macs
             / unpruned_flops(model.config, encoded.lengths).total_macs
         )
-    if family == "searched" and searched is None:
-        raise AccvizError("family 'searched' needs the searched profiles (accviz search-profile).")
-    top = max_speedup(model.config, encoded.lengths, DEFAULT_FAMILY if searched else family) * depth
+    knob_family = DEFAULT_FAMILY if family == "searched" else family  # its reach bounds the grid
+    top = max_speedup(model.config, encoded.lengths, knob_family) * depth
     own_targets = [float(s) / depth for s in speedups if s <= top + 1e-9]
     if depth > 1.0:  # the shallower model itself, then only targets clearly beyond it
         own_targets = [1.0] + [t for t in own_targets if t >= 1.01]
@@ -96,12 +95,9 @@ def run_sweep(
         if progress is not None:
             progress(number, len(jobs), f"{strategy} at {speedup:g}x")
         fuse = parse_strategy(strategy)[1]
-        if searched is not None:
-            solved = interpolate(searched, model.config, encoded.lengths, speedup, fuse=fuse)
-        else:
-            solved = solve_profile(
-                model.config, encoded.lengths, speedup, family=family, fuse=fuse, warn=False
-            )
+        solved = solve_in_family(
+            model.config, encoded.lengths, speedup, family=family, fuse=fuse, searched=searched
+        )
         seeds = RANDOM_SEEDS if strategy == "random" else (0,)
         results = [
             evaluate_encoded(

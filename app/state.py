@@ -138,7 +138,7 @@ class Selection:
 
 def sidebar() -> Selection:
     """Model, task and strategy pickers; stops the page with an error if the model can't be used."""
-    from accviz.scoring import STRATEGIES, STRATEGY_DESCRIPTIONS, strategy_label
+    from accviz.scoring import STRATEGIES, strategy_description
     from accviz.tasks import TASKS, get_task
 
     _configure_threads()
@@ -197,9 +197,7 @@ def sidebar() -> Selection:
         "Token-scoring strategy",
         [*STRATEGIES, "acc+fuse"],
         key="strategy",
-        format_func=lambda n: STRATEGY_DESCRIPTIONS.get(
-            n, f"{strategy_label(n)}: the eliminated vectors fused (EViT)"
-        ),
+        format_func=strategy_description,
     )
     return Selection(loaded, spec, strategy, reference, allow_pickle, int8)
 

@@ -139,3 +139,13 @@ def test_the_held_out_slice_refuses_another_train_split(tmp_path, minilm_tokeniz
 
     with pytest.raises(AccvizError, match="same --glue-dir"):
         cli.held_out_train_slice(Args, model_dir, examples=5)
+
+
+def test_one_solver_for_every_family():
+    from accviz.search import solve_in_family
+    from accviz.speedup import solve_profile
+
+    geometric = solve_in_family(SHAPE, LENGTHS, 2.0, family="geometric", fuse=True)
+    assert geometric.profile == solve_profile(SHAPE, LENGTHS, 2.0, fuse=True, warn=False).profile
+    with pytest.raises(AccvizError, match="accviz search-profile"):
+        solve_in_family(SHAPE, LENGTHS, 2.0, family="searched")

@@ -39,13 +39,12 @@ def _searched(reference: str):
 
 def _solve(config, lengths, speedup: float, family: str, reference: str, strategy: str):
     from accviz.scoring import parse_strategy
-    from accviz.search import interpolate
-    from accviz.speedup import solve_profile
+    from accviz.search import solve_in_family
 
-    fuse = parse_strategy(strategy)[1]
-    if family == "searched":
-        return interpolate(_searched(reference), config, lengths, speedup, fuse=fuse)
-    return solve_profile(config, lengths, speedup, family=family, fuse=fuse, warn=False)
+    searched = _searched(reference) if family == "searched" else None
+    return solve_in_family(
+        config, lengths, speedup, family=family, fuse=parse_strategy(strategy)[1], searched=searched
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
