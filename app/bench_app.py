@@ -2,11 +2,18 @@
 
     python -m app.bench_app timings   cold start (warm cache) to first full render, slider move to
                                       updated estimate, Explore re-analysis of a sentence
-    python -m app.bench_app load      10 sessions at once against one server: correct, independent
-                                      results; the server's peak memory; the slowest session
+    python -m app.bench_app load      N sessions (--sessions, default 10) at once against one server:
+                                      what each page shows (text, labels, probabilities, kept
+                                      tokens) against the engine's answer for that session's input;
+                                      the server's own p50/p95 per analysis and per queue wait
+    python -m app.bench_app soak      --inputs (300) distinct ~512-token inputs at varied speedups
+                                      and strategies through one server: its resident memory after
+                                      each, as a curve (PNG) and a card
 
 Results go to cached_runs/bench/app_*.json. The server runs with the environment it is given
-(ACCVIZ_MODEL, ACCVIZ_CACHE, ...), so the same driver serves the tests with a tiny model.
+(ACCVIZ_MODEL, ACCVIZ_CACHE, ...), so the same driver serves the tests with a tiny model. Server
+times come from the app's own metrics (app.server.Metrics, written to ACCVIZ_METRICS_FILE), so
+they do not include the browsers' time.
 """
 
 from __future__ import annotations
@@ -82,13 +89,44 @@ def streamlit_server(env: dict | None = None, log_path: Path | None = None):
             log.close()
 
 
-def peak_memory_mib(pid: int) -> float:
-    """VmHWM (peak resident set) of a process, from /proc."""
+def _proc_status_mib(pid: int, field: str) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_memory_mib(pid: int) -> float:
+    """VmHWM (peak resident set) of a process, from /proc."""
+    return _proc_status_mib(pid, "VmHWM")
+
+
+def resident_memory_mib(pid: int) -> float:
+    """VmRSS (resident set now) of a process, from /proc."""
+    return _proc_status_mib(pid, "VmRSS")
+
+
+WORDS = (
+    "film story actor plot scene music camera director script moment character drama comedy "
+    "light dark slow quick warm cold bright dull clever tired fresh stale bold quiet loud gentle "
+    "honest strange familiar sharp soft rough smooth sweet bitter funny sad brave shy wild calm "
+    "never always often rarely almost barely truly simply really quite rather very so too "
+    "love hate enjoy miss watch follow forget remember trust doubt admire ignore laugh cry"
+).split()
+
+
+def distinct_texts(n: int, words: int, seed: int = 0) -> list[str]:
+    """``n`` different texts of ``words`` words each (seeded), so no two inputs share a cache entry."""
+    import random
+
+    rng = random.Random(seed)
+    return [f"text {i} : " + " ".join(rng.choice(WORDS) for _ in range(words)) + " ." for i in range(n)]
+
+
+def session_texts(n: int) -> list[str]:
+    """``n`` short, different reviews: one per load-test session."""
+    return [f"{SENTENCES[i % len(SENTENCES)][:-2]} , take {i} ." for i in range(n)]
 
 
 SCRIPT_IDLE_JS = """() => {
@@ -139,48 +177,142 @@ async def _wait_metric_change(page, label: str, old: str, timeout_s: float = 60)
     raise TimeoutError(f"metric {label!r} did not change")
 
 
-async def _analyse_in_session(browser, url: str, text: str) -> dict:
-    """One visitor: open Explore, enter a text, read both predictions."""
-    context = await browser.new_context(viewport={"width": 1300, "height": 900})
+async def _metric_delta(page, label: str) -> str:
+    label_element = page.locator('[data-testid="stMetricLabel"]').get_by_text(
+        re.compile("^" + re.escape(label))
+    )
+    card = page.locator('[data-testid="stMetric"]').filter(has=label_element).first
+    return await card.locator('[data-testid="stMetricDelta"]').inner_text(timeout=120_000)
+
+
+async def _survivors(page) -> list[str]:
+    """The tokens listed under "Survive to the last layer"."""
+    text = await (
+        page.locator('[data-testid="stMarkdownContainer"]')
+        .filter(has_text="Survive to the last layer")
+        .first.inner_text(timeout=120_000)
+    )
+    return text.split(":", 1)[1].split()
+
+
+async def read_explore(page) -> dict:
+    """What the Explore page shows for its current input."""
+    return {
+        "shown_text": await page.locator("textarea").first.input_value(),
+        "unpruned": await _metric(page, "Unpruned"),
+        "unpruned_delta": await _metric_delta(page, "Unpruned"),
+        "pruned": await _metric(page, "Pruned"),
+        "pruned_delta": await _metric_delta(page, "Pruned"),
+        "survivors": await _survivors(page),
+    }
+
+
+def expected_explore(analysis) -> dict:
+    """What the Explore page should show for this analysis (the fields ``read_explore`` reads)."""
+
+    def delta(prediction, prefix=""):
+        return prefix + ("" if prediction.probability is None else f"p = {prediction.probability:.1%}")
+
+    agreement = "agrees" if analysis.agree else "differs"
+    return {
+        "unpruned": analysis.unpruned.label,
+        "unpruned_delta": delta(analysis.unpruned),
+        "pruned": analysis.pruned.label,
+        "pruned_delta": delta(analysis.pruned, f"{agreement} · "),
+        "survivors": list(analysis.survivors),
+    }
+
+
+async def _submit(page, box, text: str) -> None:
+    """Type ``text`` into Explore's box and wait until the page shows its analysis."""
+    before = await _heatmap_tokens(page)
+    await box.fill(text, timeout=120_000)
+    await box.press("Control+Enter")
+    await _wait_heatmap_change(page, before)
+    await _idle(page)
+
+
+async def _open_explore(context, url: str):
     page = await context.new_page()
-    started = time.perf_counter()
     await page.goto(url)  # Explore is the default page; deep links work once the server has run the app
     box = page.locator("textarea").first
     await box.wait_for(timeout=120_000)
     await _idle(page)  # a busy page is inert: typing into it fails
     await page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
-    before = await _heatmap_tokens(page)  # Explore opens on a dev example: wait for *this* text's analysis
-    await box.fill(text, timeout=120_000)
-    await box.press("Control+Enter")
-    await _wait_heatmap_change(page, before)
-    await _idle(page)
+    return page, box
+
+
+async def _analyse_in_session(browser, url: str, text: str) -> dict:
+    """One visitor: open Explore, enter a text, read back what the page shows."""
+    context = await browser.new_context(viewport={"width": 1300, "height": 900})
+    started = time.perf_counter()
+    page, box = await _open_explore(context, url)
+    await _submit(page, box, text)
     await (
         page.locator('[data-testid="stMetricLabel"]')
         .get_by_text(re.compile("^Pruned"))
         .first.wait_for(timeout=120_000)
     )
-    result = {
-        "text": text,
-        "unpruned": await _metric(page, "Unpruned"),
-        "pruned": await _metric(page, "Pruned"),
-        "seconds": time.perf_counter() - started,
-    }
+    result = {"text": text, **await read_explore(page), "seconds": time.perf_counter() - started}
     await context.close()
     return result
 
 
+async def _launch(playwright):
+    return await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+
+
 async def load_sessions(url: str, texts: list[str]) -> list[dict]:
-    """All sessions at once against one server."""
+    """All sessions at once against one server: one chromium process, one browser context each."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
+        browser = await _launch(playwright)
         try:
             return await asyncio.gather(*(_analyse_in_session(browser, url, text) for text in texts))
         finally:
             await browser.close()
+
+
+async def _pick_option(page, label: str, index: int) -> None:
+    """Choose the ``index``-th option of the sidebar select box ``label``."""
+    await page.get_by_role("combobox", name=label).click()
+    await page.get_by_role("option").nth(index).click()
+    await _idle(page)
+
+
+async def soak(url: str, pid: int, texts: list[str], strategies: int, session_every: int = 50) -> dict:
+    """Every text through Explore, one after another, at a speedup and strategy that change as
+    it goes (a new browser session every ``session_every`` inputs); the server's RSS after each."""
+    from playwright.async_api import async_playwright
+
+    curve = []
+    async with async_playwright() as playwright:
+        browser = await _launch(playwright)
+        try:
+            context = page = box = None
+            for i, text in enumerate(texts):
+                if i % session_every == 0:
+                    if context is not None:
+                        await context.close()
+                    context = await browser.new_context(viewport={"width": 1300, "height": 900})
+                    page, box = await _open_explore(context, url)
+                    if i == 0:
+                        warm = resident_memory_mib(pid)
+                if i % 7 == 3:  # another strategy
+                    await _pick_option(page, "Token-scoring strategy", (i // 7) % strategies)
+                if i % 3 == 1:  # another speedup: the slider moves 1-4 steps of 0.25x either way
+                    handle = page.locator('[data-testid="stSlider"] input').first
+                    await handle.focus()
+                    for _ in range(1 + i % 4):
+                        await handle.press("ArrowRight" if (i // 3) % 2 == 0 else "ArrowLeft")
+                    await _idle(page)
+                await _submit(page, box, text)
+                curve.append(resident_memory_mib(pid))
+            await context.close()
+        finally:
+            await browser.close()
+    return {"warm_rss_mib": warm, "rss_after_each_mib": curve}
 
 
 async def app_timings(url: str, repeats: int = 5) -> dict:
@@ -253,30 +385,163 @@ def _write(name: str, payload: dict) -> Path:
     return path
 
 
+def served_model():
+    """The model and task label names the app opens on, as ``app.state`` picks them."""
+    from accviz.cache import read_card
+    from accviz.loading import load_model
+    from accviz.models import default_model_dir
+    from accviz.tasks import TASKS
+
+    reference = os.environ.get("ACCVIZ_MODEL") or str(default_model_dir())
+    loaded = load_model(reference, attn_implementation="sdpa")
+    try:
+        task = read_card(Path(reference), verify=False).get("task")
+    except Exception:  # no card: a plain checkpoint
+        task = None
+    task = task or os.environ.get("ACCVIZ_TASK", "rotten_tomatoes")
+    spec = TASKS[task if task in TASKS else "rotten_tomatoes"]
+    return loaded, tuple(spec.label_names) or None
+
+
+def expected_answers(texts: list[str], speedup: float = 2.0, strategy: str = "acc") -> dict[str, dict]:
+    """The engine's answer for each text, as Explore shows it at its default speedup and strategy."""
+    from accviz.analysis import analyze_text
+
+    loaded, label_names = served_model()
+    return {
+        text: expected_explore(
+            analyze_text(
+                loaded.model,
+                loaded.tokenizer,
+                text,
+                target_speedup=speedup,
+                strategy=strategy,
+                label_names=label_names,
+                output_attentions=False,
+            )  # fmt: skip
+        )
+        for text in texts
+    }
+
+
+def check_sessions(sessions: list[dict], expected: dict[str, dict]) -> list[str]:
+    """Every difference between what a session's page showed and the engine's answer for its input."""
+    problems = []
+    for session in sessions:
+        want = expected[session["text"]]
+        if session["shown_text"] != session["text"]:
+            problems.append(f"session of {session['text']!r} shows the text {session['shown_text']!r}")
+        for field, value in want.items():
+            if session[field] != value:
+                problems.append(
+                    f"session of {session['text']!r}: {field} {session[field]!r}, expected {value!r}"
+                )
+    return problems
+
+
+def server_times(metrics_file: Path) -> dict:
+    """p50/p95 of the server's own records (app.server.Metrics) for the run just finished."""
+    from app.server import summarize
+
+    if not metrics_file.exists():
+        return {}
+    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+    return summarize(rows)
+
+
+def rss_figure(curve: list[float], warm: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=120)
+    ax.plot(range(1, len(curve) + 1), curve, color="#1f77b4", lw=1.4, label="server RSS after each input")
+    ax.axhline(warm, color="#555555", ls="--", lw=1, label=f"warm start ({warm:.0f} MiB)")
+    ax.axhline(warm + 1536, color="#d62728", ls=":", lw=1, label="goal: warm + 1.5 GiB")
+    ax.set_xlabel("distinct long inputs analysed")
+    ax.set_ylabel("resident memory (MiB)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("accviz app under a soak of long inputs", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def soak_summary(curve: list[float], warm: float, window: int = 100) -> dict:
+    """Growth over the warm start, and over the last ``window`` inputs (flat = it stopped growing)."""
+    tail = curve[-window:]
+    return {
+        "inputs": len(curve),
+        "warm_rss_mib": warm,
+        "peak_rss_mib": max(curve),
+        "growth_over_warm_mib": max(curve) - warm,
+        "growth_over_last_window_mib": max(tail) - tail[0],
+        "window": len(tail),
+    }
+
+
 def main(argv=None) -> int:
+    import tempfile
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["timings", "load"])
-    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("what", choices=["timings", "load", "soak"])
+    parser.add_argument("--sessions", type=int, default=10, help="load: sessions at once")
+    parser.add_argument("--inputs", type=int, default=300, help="soak: distinct long inputs")
+    parser.add_argument("--words", type=int, default=480, help="soak: words per input (~512 tokens)")
+    parser.add_argument("--name", default=None, help="result file app_<name>.json (default: the mode)")
     args = parser.parse_args(argv)
-    with streamlit_server() as (url, process, healthy_s):
+    metrics_file = Path(tempfile.mkdtemp(prefix="accviz-metrics-")) / "metrics.jsonl"
+    env = {"ACCVIZ_METRICS_FILE": str(metrics_file)}
+    expected = None
+    if args.what == "load":
+        texts = session_texts(args.sessions)
+        expected = expected_answers(texts)
+    with streamlit_server(env) as (url, process, healthy_s):
         if args.what == "timings":
             result = asyncio.run(app_timings(url))
             result["server_healthy_s"] = healthy_s
-        else:
-            texts = [SENTENCES[i % len(SENTENCES)] for i in range(args.sessions)]
+        elif args.what == "load":
             started = time.perf_counter()
             sessions = asyncio.run(load_sessions(url, texts))
+            problems = check_sessions(sessions, expected)
             result = {
+                "client": f"one chromium process, {args.sessions} browser contexts (one page each), all at once",
                 "sessions": sessions,
+                "n_sessions": len(sessions),
+                "correct_sessions": sum(not check_sessions([s], expected) for s in sessions),
+                "distinct_expected_answers": len({json.dumps(v, sort_keys=True) for v in expected.values()}),
+                "problems": problems,
                 "wall_s": time.perf_counter() - started,
                 "slowest_session_s": max(s["seconds"] for s in sessions),
                 "server_peak_rss_mib": peak_memory_mib(process.pid),
                 "server_alive": process.poll() is None,
             }
-    path = _write(args.what, result)
-    print(json.dumps({k: v for k, v in result.items() if k != "sessions"}, indent=2))
+        else:
+            from accviz.scoring import STRATEGY_ORDER
+
+            texts = distinct_texts(args.inputs, args.words)
+            soaked = asyncio.run(soak(url, process.pid, texts, strategies=len(STRATEGY_ORDER)))
+            result = {
+                **soak_summary(soaked["rss_after_each_mib"], soaked["warm_rss_mib"]),
+                "rss_after_each_mib": soaked["rss_after_each_mib"],
+                "words_per_input": args.words,
+                "server_alive": process.poll() is None,
+            }
+        result["server_times"] = server_times(metrics_file)
+    result["model"] = os.environ.get("ACCVIZ_MODEL") or "the embedded default"
+    name = args.name or (args.what if args.what != "load" else f"load_{args.sessions}")
+    if args.what == "soak":
+        figure = REPO_ROOT / "cached_runs" / "bench" / f"app_{name}.png"
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        rss_figure(result["rss_after_each_mib"], result["warm_rss_mib"], figure)
+        result["figure"] = str(figure.relative_to(REPO_ROOT))
+    path = _write(name, result)
+    shown = {k: v for k, v in result.items() if k not in ("sessions", "rss_after_each_mib", "problems")}
+    print(json.dumps(shown, indent=2))
     print(f"wrote {path}")
-    return 0
+    return 0 if result.get("server_alive") else 1
 
 
 if __name__ == "__main__":

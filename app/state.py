@@ -1,20 +1,31 @@
 """What every page shares: the sidebar choices, cached models and data, and the server's limits.
 
 UI only: every number comes from an ``accviz`` function. Models are loaded once per server
-(``st.cache_resource``) and shared by all sessions; results are cached with ``st.cache_data``.
+(``st.cache_resource``) and shared by all sessions. Per-input results (an analysis, an
+attribution, a live measurement) go through ``cached_in_line``: a hit is returned at once, a miss
+waits its turn in one of the server's work queues (``app.server``) and is kept in a cache bounded
+by bytes, so memory stops growing however many distinct inputs visitors bring.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import streamlit as st
 
 from accviz.errors import AccvizError
+from app.server import BoundedCache, Metrics, WorkQueue, cache_bytes, summarize
+
+T = TypeVar("T")
+# The server's work queues: quick per-input analyses, and the heavy jobs (live accuracy, latency,
+# Integrated Gradients), so a long measurement never holds up everyone's Explore page.
+QUEUES = ("analysis", "measurement")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
@@ -33,10 +44,80 @@ def server_is_exposed() -> bool:
     return os.environ.get("ACCVIZ_SERVER_HOST", "127.0.0.1") not in LOOPBACK_HOSTS
 
 
+def show_server_panel() -> bool:
+    """The About/Server expander: on an exposed server, or when ACCVIZ_SHOW_SERVER_METRICS=1."""
+    return server_is_exposed() or os.environ.get("ACCVIZ_SHOW_SERVER_METRICS") == "1"
+
+
 @st.cache_resource
-def heavy_work_lock() -> threading.Lock:
-    """One live evaluation or latency measurement at a time per server."""
-    return threading.Lock()
+def metrics() -> Metrics:
+    """Wait and run times of every job and page run on this server (``app.server.Metrics``)."""
+    return Metrics(path=os.environ.get("ACCVIZ_METRICS_FILE") or None)
+
+
+@st.cache_resource
+def work_queue(name: str) -> WorkQueue:
+    if name not in QUEUES:
+        raise ValueError(f"unknown work queue {name!r}; expected one of {QUEUES}")
+    return WorkQueue(name, metrics())
+
+
+@st.cache_resource
+def result_cache() -> BoundedCache:
+    """Every per-input result of every page, at most ACCVIZ_CACHE_MIB (256) MiB in all."""
+    return BoundedCache(cache_bytes())
+
+
+@contextmanager
+def in_line(queue: str) -> Iterator[float]:
+    """Runs the body when this visitor's turn in ``queue`` comes, showing how many are ahead.
+
+    Raises ``app.server.ServerBusy`` (an AccvizError the pages show) past the queue's time limit.
+    """
+    notice = st.empty()
+
+    def waiting(ahead: int) -> None:
+        notice.info(
+            f"Waiting for the server: {ahead} request(s) ahead of yours…", icon=":material/hourglass:"
+        )
+
+    try:
+        with work_queue(queue).turn(on_wait=waiting) as waited:
+            notice.empty()
+            yield waited
+    finally:
+        notice.empty()
+
+
+def cached_in_line(key: Hashable, compute: Callable[[], T], queue: str = "analysis") -> T:
+    """``compute()``'s result for ``key``: from the bounded cache, else computed in its turn."""
+    cache = result_cache()
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    with in_line(queue):
+        value = compute()
+    cache.put(key, value)
+    return value
+
+
+def server_panel() -> None:
+    """Queue lengths, cache size and p50/p95 times, in the sidebar's About/Server expander."""
+    if not show_server_panel():
+        return
+    with st.sidebar.expander("About this server"):
+        cache = result_cache()
+        st.caption(
+            " · ".join(f"{name} queue: {len(work_queue(name))}" for name in QUEUES)
+            + f" · cache: {len(cache)} results, {cache.total_bytes / 2**20:.0f} of "
+            f"{cache.max_bytes / 2**20:.0f} MiB"
+        )
+        rows = [
+            {"what": key, **{k: round(v, 3) for k, v in stats.items()}}
+            for key, stats in summarize(metrics().records()).items()
+        ]
+        if rows:
+            st.dataframe(rows, hide_index=True)
 
 
 @st.cache_resource
@@ -136,12 +217,62 @@ class Selection:
     int8: bool = False  # int8 weights in the linear layers (accviz.quantize)
 
 
+SPEEDUP_RANGE = (1.0, 5.0)
+SPEEDUP_SLIDERS = ("explore_speedup", "tradeoff_speedup", "corpus_speedup")
+
+
+def strategy_choices() -> list[str]:
+    from accviz.scoring import STRATEGIES
+
+    return [*STRATEGIES, "acc+fuse"]
+
+
+def apply_link() -> None:
+    """A link's ``?text=…&text_b=…&speedup=…&strategy=…`` (the Corpus page's flips link to
+    Explore this way), applied once per distinct link, before any widget is drawn. A bad value
+    falls back to the default, with a notice."""
+    import json
+
+    params = {k: st.query_params.get(k) for k in ("text", "text_b", "speedup", "strategy")}
+    params = {k: v for k, v in params.items() if v}
+    signature = json.dumps(params, sort_keys=True)
+    if not params or st.session_state.get("_applied_link") == signature:
+        return
+    st.session_state["_applied_link"] = signature
+    problems = []
+    if "speedup" in params:
+        try:
+            value = float(params["speedup"])
+        except ValueError:
+            value = float("nan")
+        if SPEEDUP_RANGE[0] <= value <= SPEEDUP_RANGE[1]:
+            st.session_state["target_speedup"] = value
+            for key in SPEEDUP_SLIDERS:  # let every slider start from the link's value
+                st.session_state.pop(key, None)
+        else:
+            problems.append(
+                f"speedup {params['speedup']!r} is not a number from {SPEEDUP_RANGE[0]:g} to {SPEEDUP_RANGE[1]:g}"
+            )
+    if "strategy" in params:
+        if params["strategy"] in strategy_choices():
+            st.session_state["strategy"] = params["strategy"]
+        else:
+            problems.append(f"strategy {params['strategy']!r} is unknown")
+    if "text" in params:
+        st.session_state["link_text"] = (params["text"][:20_000], params.get("text_b"))
+    if problems:
+        st.session_state["link_problems"] = problems
+
+
 def sidebar() -> Selection:
     """Model, task and strategy pickers; stops the page with an error if the model can't be used."""
-    from accviz.scoring import STRATEGIES, strategy_description
+    from accviz.scoring import strategy_description
     from accviz.tasks import TASKS, get_task
 
     _configure_threads()
+    apply_link()
+    for problem in st.session_state.pop("link_problems", []):
+        st.warning(f"From the link: {problem}; using the default instead.")
     st.sidebar.title("accviz")
     st.sidebar.caption("Latency-adjustable BERT by ACC word-vector elimination")
     choices = model_choices()
@@ -195,10 +326,11 @@ def sidebar() -> Selection:
         )
     strategy = st.sidebar.selectbox(
         "Token-scoring strategy",
-        [*STRATEGIES, "acc+fuse"],
+        strategy_choices(),
         key="strategy",
         format_func=strategy_description,
     )
+    server_panel()
     return Selection(loaded, spec, strategy, reference, allow_pickle, int8)
 
 
@@ -228,7 +360,7 @@ def speedup_slider(key: str, max_value: float = 5.0) -> float:
         st.session_state["target_speedup"] = 2.0
     value = st.slider(
         "Target speedup (vs the unpruned model)",
-        min_value=1.0,
+        min_value=SPEEDUP_RANGE[0],
         max_value=max_value,
         step=0.25,
         key=key,

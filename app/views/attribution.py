@@ -8,12 +8,16 @@ from accviz.errors import AccvizError
 from app import state
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def _attribution(reference: str, allow_pickle: bool, text_a: str, text_b: str | None, steps: int):
+    """Integrated Gradients next to ACC: a heavy job, in the measurement queue; cached by bytes."""
     from accviz.attribution import integrated_gradients
 
-    loaded = state.load_model_cached(reference, allow_pickle)
-    return integrated_gradients(loaded.model, loaded.tokenizer, text_a, text_b, n_steps=steps)
+    def compute():
+        loaded = state.load_model_cached(reference, allow_pickle)
+        return integrated_gradients(loaded.model, loaded.tokenizer, text_a, text_b, n_steps=steps)
+
+    key = ("attribution", reference, allow_pickle, text_a, text_b, int(steps))
+    return state.cached_in_line(key, compute, "measurement")
 
 
 def render() -> None:
@@ -38,18 +42,14 @@ def render() -> None:
     if not text_a.strip():
         st.info("Enter some text.")
         return
-    lock = state.heavy_work_lock()
-    if lock.locked():
-        st.info("Waiting: another visitor's computation is running…")
-    with lock:
-        try:
-            with st.spinner("Integrating gradients…"):
-                result = _attribution(
-                    selection.reference, selection.allow_pickle, text_a, text_b or None, int(steps)
-                )
-        except AccvizError as error:
-            st.error(str(error))
-            return
+    try:
+        with st.spinner("Integrating gradients…"):
+            result = _attribution(
+                selection.reference, selection.allow_pickle, text_a, text_b or None, int(steps)
+            )
+    except AccvizError as error:
+        st.error(str(error))
+        return
     if selection.int8:
         st.caption(
             "Integrated Gradients needs gradients, which int8 layers have none of: computed on the fp32 weights."

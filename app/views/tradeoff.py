@@ -47,7 +47,6 @@ def _solve(config, lengths, speedup: float, family: str, reference: str, strateg
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
 def _live_accuracy(
     reference: str,
     allow_pickle: bool,
@@ -72,7 +71,6 @@ def _live_accuracy(
     )  # fmt: skip
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
 def _measured_latency(
     reference: str, allow_pickle: bool, int8: bool, task: str, speedup: float, strategy: str, family: str
 ):
@@ -330,37 +328,24 @@ def render() -> None:
     live = st.toggle("Measure latency and accuracy live", value=True, key="tradeoff_live")
     result = None
     if live:
-        lock = state.heavy_work_lock()
-        waiting = st.empty()
-        if lock.locked():
-            waiting.info("Waiting: another visitor's measurement is running…")
-        with lock:
-            waiting.empty()
-            try:
-                with st.spinner("Measuring latency (interleaved runs)…"):
-                    stats, estimated = _measured_latency(
-                        selection.reference,
-                        selection.allow_pickle,
-                        selection.int8,
-                        spec.name,
-                        speedup,
-                        strategy,
-                        family,
-                    )
-                with st.spinner(f"Scoring {int(n_live)} dev examples…"):
-                    result = _live_accuracy(
-                        selection.reference,
-                        selection.allow_pickle,
-                        selection.int8,
-                        spec.name,
-                        int(n_live),
-                        speedup,
-                        strategy,
-                        family,
-                    )
-            except AccvizError as error:
-                st.error(str(error))
-                return
+        # heavy jobs: one at a time per server, in the measurement queue; results cached by bytes
+        where = (selection.reference, selection.allow_pickle, selection.int8, spec.name)
+        try:
+            with st.spinner("Measuring latency (interleaved runs)…"):
+                stats, estimated = state.cached_in_line(
+                    ("latency", *where, speedup, strategy, family),
+                    lambda: _measured_latency(*where, speedup, strategy, family),
+                    "measurement",
+                )
+            with st.spinner(f"Scoring {int(n_live)} dev examples…"):
+                result = state.cached_in_line(
+                    ("accuracy", *where, int(n_live), speedup, strategy, family),
+                    lambda: _live_accuracy(*where, int(n_live), speedup, strategy, family),
+                    "measurement",
+                )
+        except AccvizError as error:
+            st.error(str(error))
+            return
         from accviz.latency import measured_speedup
 
         measured = measured_speedup(stats["unpruned"], stats["pruned"])
