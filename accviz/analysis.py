@@ -66,7 +66,7 @@ class TextAnalysis:
     eliminated_at: np.ndarray  # (T,) int; 1-based layer after which it was dropped; 0 = never
     kept_per_layer: tuple[int, ...]  # (L,) k_l: word-vectors kept after layer l
     survivors: tuple[str, ...]  # tokens entering the last layer (what its [CLS] query reads)
-    attentions: list[np.ndarray]  # per layer (H, n_l, n_l), queries and keys = layer_positions[l]
+    attentions: list[np.ndarray]  # per layer (H, n_l, n_l), keys = layer_positions[l]; [] when not asked
     layer_positions: list[np.ndarray]  # per layer (n_l,) original positions entering layer l
     unpruned: Prediction
     pruned: Prediction
@@ -171,28 +171,28 @@ def _model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def _per_token_tables(traces, T: int):
-    """Layer traces of one sequence -> scores (L, T), rank (L, T), eliminated_at (T,), ..."""
+def per_token_tables(traces, T: int, row: int = 0):
+    """Layer traces of sequence ``row`` (length T) -> scores (L, T), rank (L, T), eliminated_at (T,), ..."""
     L = len(traces)
     scores = np.full((L, T), np.nan)
     rank = np.full((L, T), -1, dtype=np.int64)
     eliminated_at = np.zeros(T, dtype=np.int64)
     kept_per_layer, attentions, layer_positions = [], [], []
     for layer, trace in enumerate(traces):
-        live = trace.mask[0]  # (n_l,)
-        positions = trace.positions[0][live].cpu().numpy()  # (n_l,) original positions
+        live = trace.mask[row]  # (n_l,)
+        positions = trace.positions[row][live].cpu().numpy()  # (n_l,) original positions
         layer_positions.append(positions)
         if trace.scores is not None:
-            layer_scores = trace.scores[0][live].double().cpu().numpy()  # (n_l,)
+            layer_scores = trace.scores[row][live].double().cpu().numpy()  # (n_l,)
             scores[layer, positions] = layer_scores
             order = np.argsort(-layer_scores, kind="stable")  # best first; ties keep original order
             rank[layer, positions[order]] = np.arange(1, len(order) + 1)
-        kept = trace.kept_positions[0][trace.kept_mask[0]].cpu().numpy()  # (k_l,)
+        kept = trace.kept_positions[row][trace.kept_mask[row]].cpu().numpy()  # (k_l,)
         kept_per_layer.append(len(kept))
         dropped = np.setdiff1d(positions, kept)
         eliminated_at[dropped] = layer + 1
         if trace.attention is not None:
-            attention = trace.attention[0][:, :, live]  # (H, n_q, n_l)
+            attention = trace.attention[row][:, :, live]  # (H, n_q, n_l)
             if attention.shape[1] == live.numel():  # n_q = 1 in a [CLS]-only layer
                 attention = attention[:, live]
             attentions.append(attention.float().cpu().numpy())  # (H, n_l, n_l)
@@ -211,12 +211,15 @@ def analyze_text(
     family: str = DEFAULT_FAMILY,
     label_names=None,
     is_regression: bool = False,
+    output_attentions: bool = True,
 ) -> TextAnalysis:
     """Solve the profile for this input's length and compare the unpruned and pruned predictions.
 
     ``model`` is a ``BertForSequenceClassification``; ``max_length`` defaults to (and is capped by)
-    ``model.config.max_position_embeddings``. Raises AccvizError for empty text, an unknown
-    strategy or a target speedup below 1.
+    ``model.config.max_position_embeddings``. ``output_attentions=False`` leaves ``attentions``
+    empty: every layer's (H, n_l, n_l) map is most of the result's size (about 75 MiB for a
+    512-token input to MiniLM), so a server caching many analyses asks for them only when a view
+    shows one. Raises AccvizError for empty text, an unknown strategy or a target speedup below 1.
     """
     from accviz.scoring import get_scorer, parse_strategy
 
@@ -241,9 +244,9 @@ def analyze_text(
             scorer=base,
             exact_last_layer=False,
             output_scores=True,
-            output_attentions=True,
+            output_attentions=output_attentions,
         )
-    scores, rank, eliminated_at, kept_per_layer, attentions, layer_positions = _per_token_tables(
+    scores, rank, eliminated_at, kept_per_layer, attentions, layer_positions = per_token_tables(
         pruned_out.traces, T
     )
     unpruned = prediction_from_logits(

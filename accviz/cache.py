@@ -128,6 +128,22 @@ def file_sha256(path: str | os.PathLike) -> str:
 # --- cards ---------------------------------------------------------------------------------------
 
 
+def directory_fingerprint(directory: str | os.PathLike) -> str:
+    """What identifies a checkpoint's contents, cheaply: its card's checksums when it has a card,
+    else the name, size and modification time of every file. A hub id (no such folder) is itself."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return str(directory)
+    card = directory / CARD_FILE
+    if card.is_file():
+        return hashlib.sha256(card.read_bytes()).hexdigest()
+    digest = hashlib.sha256(str(directory.resolve()).encode())
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(directory)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
 def _is_leftover_name(name: str) -> bool:
     """A staging dir, an old dir moved aside, or an atomic-write temp file."""
     return PARTIAL_MARKER in name or (name.startswith(".") and TEMP_MARKER in name)

@@ -479,6 +479,38 @@ def cmd_bench(args) -> int:
     return bench.main(args.bench_args)
 
 
+def cmd_corpus(args) -> int:
+    from accviz import lens as lenses
+    from accviz.cache import directory_fingerprint
+    from accviz.corpus import corpus_from_task_data, read_corpus_file
+    from accviz.finetune import library_versions, machine_description
+    from accviz.models import resolve_model
+    from accviz.tasks import get_task
+
+    spec = get_task(args.task)
+    if args.input:  # a bad file fails here, before any model is loaded
+        corpus = read_corpus_file(args.input, spec, max_rows=args.max_rows)
+    else:
+        corpus = corpus_from_task_data(_load_data(spec.name, args))
+    loaded, model, _ = _load_for_inference(args)
+    model_path = resolve_model(args.model)
+    weights = f"int8 {args.int8} keep {args.int8_keep_fp32}" if args.int8 else "fp32"
+    about = {"model": Path(model_path).name, "model_path": str(model_path), "weights": weights,
+             "command": " ".join(["accviz", *sys.argv[1:]]), "versions": library_versions(),
+             "machine": machine_description()}  # fmt: skip
+    progress = _tqdm_progress()
+    lens, folder, cached = lenses.lens_of(
+        model, loaded.tokenizer, corpus, spec, model_fingerprint=f"{directory_fingerprint(model_path)} {weights}",
+        target_speedup=args.speedup, strategy=args.strategy, max_length=args.max_length, about=about,
+        progress=lambda stage, done, total: progress(stage, done, total, {}),
+    )  # fmt: skip
+    print(lenses.report(lens, spec, min_count=args.min_count))
+    print(f"{'cached' if cached else 'computed'}: {folder}")
+    if args.out:
+        print(f"wrote {lenses.save_lens(lens, spec, args.out, tokens=not args.no_tokens)}")
+    return 0
+
+
 def _speedups(text: str) -> list[float]:
     try:
         return [float(s) for s in text.split(",") if s.strip()]
@@ -601,6 +633,23 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--name", default=None, help="model name used for the output folder")
     sweep.add_argument("--out", default=str(REPO_ROOT / "cached_runs"))
     sweep.set_defaults(func=cmd_sweep)
+
+    corpus = sub.add_parser(
+        "corpus", parents=[common, inference], help="what a strategy keeps and drops across a data set"
+    )
+    corpus.add_argument("--model", default="default")
+    corpus.add_argument("--speedup", type=float, default=2.0)
+    corpus.add_argument("--strategy", default="acc")
+    corpus.add_argument("--split", default="dev")
+    corpus.add_argument("--max-examples", type=int, default=None)
+    corpus.add_argument(
+        "--input", default=None, help="your own CSV/TSV (text[, text_b][, label]) or text file"
+    )
+    corpus.add_argument("--max-rows", type=int, default=20_000, help="cap on --input rows")
+    corpus.add_argument("--min-count", type=int, default=5, help="word types seen fewer times are left out")
+    corpus.add_argument("--out", default=None, help="also write the tables, summary and card here")
+    corpus.add_argument("--no-tokens", action="store_true", help="with --out: leave out the per-token table")
+    corpus.set_defaults(func=cmd_corpus)
 
     search = sub.add_parser(
         "search-profile", parents=[common], help="search per-layer keep ratios per task (on train, never dev)"

@@ -235,3 +235,119 @@ def test_fusion_is_a_choice_on_explore_and_tradeoff(app_env):
         at.slider(key=slider).set_value(3.0).run()
         assert not at.exception, [e.value for e in at.exception]
         assert float(metric(at, "Estimated speedup").rstrip("x")) >= 2.9
+
+
+def test_explore_caches_no_attention_maps_and_the_head_view_computes_one(app_env):
+    from app import state
+
+    at = run_page("explore")
+    assert metric(at, "Pruned")
+    analyses = [v for k, (v, _) in state.result_cache()._items.items() if k[0] == "analysis"]
+    assert analyses and all(a.attentions == [] for a in analyses)  # the bulk of a result stays out
+    at.toggle(key="explore_attention_toggle").set_value(True).run()
+    at.number_input(key="explore_layer").set_value(2).run()
+    assert not at.exception
+    spec = figure(at, "explore_attention")
+    assert "layer 2, head 1" in spec["layout"]["title"]["text"]
+    rows = plotly_array(spec["data"][0]["z"])
+    np.testing.assert_allclose(np.nansum(rows, axis=-1), 1.0, atol=1e-4)  # softmax rows
+
+
+def test_a_visitor_who_waits_too_long_gets_a_message_and_the_server_goes_on(app_env, monkeypatch):
+    import threading
+
+    from app import state
+
+    at = run_page("explore")
+    at.selectbox(key="explore_example").set_value("(type your own)").run()
+    key = [t.key for t in at.text_area][0]
+    release, holding = threading.Event(), threading.Event()
+
+    def occupy():  # another visitor's long job
+        with state.work_queue("analysis").turn(timeout_s=30):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=occupy)
+    holder.start()
+    holding.wait(10)
+    monkeypatch.setenv("ACCVIZ_QUEUE_TIMEOUT_S", "1")
+    try:
+        at.text_area(key=key).set_value("a text no one has analysed before , queued").run()
+        assert not at.exception
+        assert any("server is busy" in e.value for e in at.error), [e.value for e in at.error]
+    finally:
+        release.set()
+        holder.join(10)
+    at.text_area(key=key).set_value("a text no one has analysed before , served").run()
+    assert not at.exception and metric(at, "Pruned")
+    dropped = state.metrics().records("dropped")
+    assert dropped and dropped[-1]["name"] == "analysis"
+
+
+def test_server_panel_shows_queues_cache_and_times(app_env, monkeypatch):
+    monkeypatch.setenv("ACCVIZ_SHOW_SERVER_METRICS", "1")
+    at = run_page("explore")
+    at.run()  # the panel is drawn before the page's own work: the second run shows the first's
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "analysis queue: 0" in captions and "measurement queue: 0" in captions and "MiB" in captions
+    assert len(at.sidebar.dataframe) == 1
+    shown = at.sidebar.dataframe[0].value
+    assert "job:analysis" in set(shown["what"]) and "run_s_p95" in shown.columns
+
+
+def test_corpus_page_runs_the_lens_and_follows_the_slider(app_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCVIZ_CACHE", str(tmp_path / "cache"))
+    at = run_page("corpus")
+    caption = " ".join(c.value for c in at.caption)
+    assert "48 examples" in caption and "at 2x" in caption
+    heat = figure(at, "corpus_categories")
+    assert heat["data"][0]["type"] == "heatmap"
+    for key in (
+        "corpus_agreement",
+        "corpus_position",
+        "corpus_frequency",
+        "corpus_words_kept",
+        "corpus_words_first",
+    ):
+        assert figure(at, key)["data"], key
+    kept_at_2 = plotly_array(heat["data"][0]["z"])
+    at.slider(key="corpus_speedup").set_value(4.0).run()
+    assert not at.exception
+    kept_at_4 = plotly_array(figure(at, "corpus_categories")["data"][0]["z"])
+    assert np.nanmean(kept_at_4) < np.nanmean(kept_at_2)  # more elimination, less kept
+    assert any("at 4x" in c.value for c in at.caption)
+    assert len(at.get("download_button")) == 2
+
+
+def test_corpus_page_takes_an_upload_and_refuses_a_bad_one(app_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCVIZ_CACHE", str(tmp_path / "cache"))
+    at = run_page("corpus")
+    rows = "".join(f"review number {i} was {'great' if i % 2 else 'dull'},{i % 2}\n" for i in range(30))
+    at.file_uploader(key="corpus_upload").set_value(
+        ("mine.csv", ("text,label\n" + rows).encode(), "text/csv")
+    ).run()
+    assert not at.exception and not at.error
+    assert any("your file mine.csv (30 examples)" in c.value for c in at.caption)
+    at.file_uploader(key="corpus_upload").set_value(("broken.csv", b"words\nhello\n", "text/csv")).run()
+    assert not at.exception
+    assert any("broken.csv: no 'text' column" in e.value for e in at.error)
+    at.file_uploader(key="corpus_upload").set_value(("blob.txt", b"abc\x00def", "text/plain")).run()
+    assert any("blob.txt: looks binary" in e.value for e in at.error)
+
+
+def test_a_link_opens_explore_on_its_text_speedup_and_strategy(app_env):
+    at = AppTest.from_file(str(PAGES / "explore.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"text": "a linked sentence , shared", "speedup": "3", "strategy": "attention"})
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.text_area][0] == "a linked sentence , shared"
+    assert at.slider(key="explore_speedup").value == 3.0
+    assert at.sidebar.selectbox(key="strategy").value == "attention"
+    bad = AppTest.from_file(str(PAGES / "explore.py"), default_timeout=TIMEOUT)
+    bad.query_params.update({"speedup": "99", "strategy": "nope"})
+    bad.run()
+    assert not bad.exception
+    warnings = " ".join(w.value for w in bad.warning)
+    assert "speedup '99'" in warnings and "strategy 'nope'" in warnings
+    assert bad.slider(key="explore_speedup").value == 2.0

@@ -164,3 +164,27 @@ def test_other_pages_render_in_chromium(server, browser, name):
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     page.close()
+
+
+def test_corpus_page_in_chromium(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    open_page(page, server, "corpus")
+    wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+    caption = page.get_by_text(re.compile(r"examples · acc at 2x")).first
+    assert caption.count()
+    move_slider(page, 4)  # 2.0x -> 3.0x
+    page.get_by_text(re.compile(r"examples · acc at 3x")).first.wait_for(timeout=90_000)
+    assert not page.locator('[data-testid="stException"]').count()
+    assert page.locator(".js-plotly-plot").count() >= 6
+    page.screenshot(path=str(ARTIFACTS / "corpus.png"), full_page=True)
+    page.close()
+
+
+def test_a_flip_link_opens_explore_on_that_text(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    open_page(page, server, "explore?text=a+linked+review+%2C+shared&speedup=3")
+    wait_idle(page)
+    assert page.locator("textarea").first.input_value() == "a linked review , shared"
+    assert metric_value(page, "Estimated speedup")
+    page.close()

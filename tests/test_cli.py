@@ -5,7 +5,7 @@ import pytest
 
 from accviz import cli
 
-VERBS = ["app", "prepare", "models", "finetune", "eval", "sweep", "search-profile", "demo", "bench"]
+VERBS = ["app", "prepare", "models", "finetune", "eval", "sweep", "corpus", "search-profile", "demo", "bench"]
 
 
 @pytest.mark.parametrize("verb", VERBS)

@@ -10,31 +10,33 @@ from app import state
 EXAMPLE_COUNT = 6
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def _analyze(
-    reference: str,
-    allow_pickle: bool,
-    int8: bool,
-    text_a: str,
-    text_b: str | None,
-    speedup: float,
-    strategy: str,
-    label_names,
-    regression,
-):
+def _analyze(selection, text_a: str, text_b: str | None, speedup: float, *, attentions: bool = False):
+    """This input's analysis; cached (bounded by bytes) without attention maps, which the head
+    view recomputes on demand: one 512-token input's maps are ~75 MiB with MiniLM."""
     from accviz.analysis import analyze_text
 
-    loaded = state.load_model_cached(reference, allow_pickle, int8)
-    return analyze_text(
-        loaded.model,
-        loaded.tokenizer,
-        text_a,
-        text_b,
-        target_speedup=speedup,
-        strategy=strategy,
-        label_names=label_names,
-        is_regression=regression,
-    )
+    spec = selection.spec
+
+    def compute():
+        loaded = state.load_model_cached(selection.reference, selection.allow_pickle, selection.int8)
+        return analyze_text(
+            loaded.model,
+            loaded.tokenizer,
+            text_a,
+            text_b,
+            target_speedup=speedup,
+            strategy=selection.strategy,
+            label_names=tuple(spec.label_names) or None,
+            is_regression=spec.is_regression,
+            output_attentions=attentions,
+        )
+
+    if attentions:  # large and shown once: computed in its turn, never cached
+        with state.in_line("analysis"):
+            return compute()
+    key = ("analysis", selection.reference, selection.allow_pickle, selection.int8, spec.name,
+           text_a, text_b, float(speedup), selection.strategy)  # fmt: skip
+    return state.cached_in_line(key, compute, "analysis")
 
 
 def _examples(spec) -> list[tuple[str, str | None]]:
@@ -62,21 +64,30 @@ def render() -> None:
     from accviz.safety import clip_text
 
     selection = state.sidebar()
-    spec, strategy = selection.spec, selection.strategy
+    spec = selection.spec
     st.title("Explore one input")
     st.caption(
         "Each layer scores its word-vectors, keeps [CLS] and the best-scoring ones, and drops the rest "
         "before its feed-forward block. Grey cells: the word-vector had already been eliminated."
     )
     examples = _examples(spec)
-    labels = ["(type your own)"] + [a if b is None else f"{a} ‖ {b}" for a, b in examples]
-    example = st.selectbox("Example from the dev set", labels, index=1, key="explore_example")
-    default_a, default_b = ("", "") if example == labels[0] else examples[labels.index(example) - 1]
+    own = "(type your own)"
+    labels = [own] + [a if b is None else f"{a} ‖ {b}" for a, b in examples]
+    link = st.session_state.pop("link_text", None)  # a shared link's text (state.apply_link)
+    if link is not None:
+        st.session_state["explore_example"] = own
+        st.session_state[f"explore_a_{own}"], st.session_state[f"explore_b_{own}"] = link[0], link[1] or ""
+    if st.session_state.get("explore_example") not in labels:  # first visit, or another task's examples
+        st.session_state["explore_example"] = labels[1] if len(labels) > 1 else own
+    example = st.selectbox("Example from the dev set", labels, key="explore_example")
+    default_a, default_b = ("", "") if example == own else examples[labels.index(example) - 1]
+    st.session_state.setdefault(f"explore_a_{example}", default_a or "")
+    st.session_state.setdefault(f"explore_b_{example}", default_b or "")
     if spec.is_pair:
-        text_a = st.text_area("First sentence", value=default_a or "", key=f"explore_a_{example}", height=80)
-        text_b = st.text_area("Second sentence", value=default_b or "", key=f"explore_b_{example}", height=80)
+        text_a = st.text_area("First sentence", key=f"explore_a_{example}", height=80)
+        text_b = st.text_area("Second sentence", key=f"explore_b_{example}", height=80)
     else:
-        text_a = st.text_area("Text", value=default_a or "", key=f"explore_a_{example}", height=100)
+        text_a = st.text_area("Text", key=f"explore_a_{example}", height=100)
         text_b = None
     speedup = state.speedup_slider("explore_speedup")
 
@@ -86,17 +97,7 @@ def render() -> None:
         st.info("Enter some text (or pick an example) to see which word-vectors each layer keeps.")
         return
     try:
-        analysis = _analyze(
-            selection.reference,
-            selection.allow_pickle,
-            selection.int8,
-            text_a,
-            text_b,
-            speedup,
-            strategy,
-            tuple(spec.label_names) or None,
-            spec.is_regression,
-        )
+        analysis = _analyze(selection, text_a, text_b, speedup)
     except AccvizError as error:
         st.error(str(error))
         return
@@ -131,11 +132,15 @@ def render() -> None:
     left.plotly_chart(plots.kept_per_layer_bar(analysis), key="explore_kept")
     right.markdown("**Survive to the last layer:** " + " ".join(f"`{t}`" for t in analysis.survivors))
     if st.toggle("Show the attention of one layer and head", key="explore_attention_toggle"):
-        num_layers = len(analysis.attentions)
-        num_heads = analysis.attentions[0].shape[0]
+        config = selection.loaded.model.config
         a, b = st.columns(2)
-        layer = a.number_input("Layer", 1, num_layers, 1, key="explore_layer")
-        head = b.number_input("Head", 1, num_heads, 1, key="explore_head")
-        st.plotly_chart(
-            plots.attention_heatmap(analysis, int(layer) - 1, int(head) - 1), key="explore_attention"
-        )
+        layer = a.number_input("Layer", 1, analysis.num_layers, 1, key="explore_layer")
+        head = b.number_input("Head", 1, int(config.num_attention_heads), 1, key="explore_head")
+        try:
+            full = _analyze(selection, text_a, text_b, speedup, attentions=True)
+            figure = plots.attention_heatmap(full, int(layer) - 1, int(head) - 1)
+        except AccvizError as error:
+            st.error(str(error))
+            return
+        del full  # every layer's maps: let them go before the page is sent
+        st.plotly_chart(figure, key="explore_attention")
