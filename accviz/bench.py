@@ -10,7 +10,7 @@ fidelity  BERT-base and all-MiniLM-L6-v2, lengths 64/128/256, batch 1 and 16, ta
           profiles and scored on held-out ones.
 accuracy  pivots the sweeps that ``accviz sweep`` wrote to cached_runs/*/sweep.csv: metric at
           1/1.5/2/3/4x per strategy, and the speedup reachable within 0.75 points of the baseline;
-          and the average drop over tasks per training suite (AVERAGE_SUITES), the paper's criterion.
+          and the average drop over tasks per training suite (cached_runs/suites.json, accviz.average).
 int8      int8 weights × elimination against fp32 unpruned (``accviz.bench_int8``).
 frontier  the levers of cached_runs/frontier.json over seeds, and their envelope (``accviz.frontier``).
 gpu       BERT-base on a GPU, fp32 and bf16 (``accviz.bench_gpu``); skipped without CUDA.
@@ -40,6 +40,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from accviz.average import (
+    MAX_DROP_POINTS,
+    SUITES_FILE,
+    average_drop_markdown,
+    average_drop_table,
+    read_comparisons,
+    speedup_at_drop,
+)
 from accviz.errors import AccvizError
 from accviz.flops import EncoderShape, estimated_speedup
 from accviz.latency import (
@@ -67,7 +75,6 @@ COL_ESTIMATED = "estimated_speedup"  # the x axis of the curve: the speedup the 
 COL_METRIC = "metric"
 COL_VALUE = "value"  # in percent points
 ACCURACY_SPEEDUPS = (1.0, 1.5, 2.0, 3.0, 4.0)
-MAX_DROP_POINTS = 0.75
 
 DEFAULT_OUT = Path("cached_runs") / "bench"
 SMOKE_OUT = DEFAULT_OUT / "smoke"  # smoke tables never overwrite the real ones
@@ -814,35 +821,6 @@ def _fidelity_summary(table: pd.DataFrame, predictor_table: pd.DataFrame) -> dic
 # --- 3. accuracy -------------------------------------------------------------------------------
 
 
-def speedup_at_drop(
-    speedups: Sequence[float], values: Sequence[float], baseline: float, max_drop: float = MAX_DROP_POINTS
-) -> tuple[float, bool]:
-    """The largest speedup up to which the curve stays within ``max_drop`` points of ``baseline``.
-
-    Walks the curve by increasing speedup and interpolates linearly where the drop first exceeds
-    ``max_drop``. Returns (speedup, censored): censored=True when the curve never drops that far
-    (the speedup is then the last one measured, a lower bound); NaN when even its first point does.
-    """
-    points = sorted(
-        (float(s), float(v))
-        for s, v in zip(speedups, values, strict=True)
-        if np.isfinite(s) and np.isfinite(v)
-    )
-    if not points or not np.isfinite(baseline):
-        return float("nan"), False
-    previous = None
-    for speedup, value in points:
-        drop = baseline - value
-        if drop > max_drop + 1e-12:
-            if previous is None:
-                return float("nan"), False
-            prev_speedup, prev_drop = previous
-            fraction = (max_drop - prev_drop) / (drop - prev_drop)
-            return prev_speedup + fraction * (speedup - prev_speedup), False
-        previous = (speedup, drop)
-    return points[-1][0], True
-
-
 def _speedup_column(speedup: float) -> str:
     return f"{speedup:g}x"
 
@@ -910,102 +888,6 @@ def primary_metric_rows(table: pd.DataFrame) -> pd.DataFrame:
         for task, metric in zip(table["task"], table["metric"], strict=True)
     ]
     return table[is_primary]
-
-
-# The paper's criterion is the *average* drop over GLUE tasks. One suite per training regime names
-# the sweep (by model) that stands for each task; the reference suite's unpruned value is the
-# honest baseline of every suite, and only tasks present in every suite are averaged.
-AVERAGE_REFERENCE = "without elimination"
-AVERAGE_SUITES: dict[str, dict[str, str]] = {
-    AVERAGE_REFERENCE: {
-        "sst2": "minilm-sst2-plain",
-        "mrpc": "minilm-mrpc-plain",
-        "stsb": "minilm-stsb-plain3",
-        "cola": "minilm-cola-plain3",
-        "rte": "minilm-rte-plain",
-    },
-    "with elimination (random:1-4)": {
-        "sst2": "minilm-sst2-elim-geo",
-        "mrpc": "minilm-mrpc-elim",
-        "stsb": "minilm-stsb-elim3",
-        "cola": "minilm-cola-elim",
-        "rte": "minilm-rte-elim",
-    },
-}
-
-
-def average_drop_table(
-    table: pd.DataFrame,
-    suites: dict[str, dict[str, str]] = AVERAGE_SUITES,
-    reference: str = AVERAGE_REFERENCE,
-) -> pd.DataFrame:
-    """Mean drop (points of each task's primary metric) over tasks, per suite and strategy.
-
-    ``table`` is ``accuracy_table``'s output. Drop = reference suite's unpruned value - value, so a
-    suite fine-tuned with elimination pays for any loss it has at 1x. Columns: suite, strategy,
-    tasks, the drop at 1/1.5/2/3/4x, and the speedup reachable at <= 0.75 points average drop.
-    Empty when no task has a sweep in every suite.
-    """
-    if table.empty or reference not in suites:
-        return pd.DataFrame()
-    primary = primary_metric_rows(table)
-    present = {(row.model, row.task) for row in primary.itertuples()}
-    tasks = sorted(
-        task
-        for task in suites[reference]
-        if all(task in suite and (suite[task], task) in present for suite in suites.values())
-    )
-    if not tasks:
-        return pd.DataFrame()
-    columns = [_speedup_column(s) for s in ACCURACY_SPEEDUPS]
-
-    def curve(model: str, task: str, strategy: str):
-        rows = primary[
-            (primary["model"] == model) & (primary["task"] == task) & (primary["strategy"] == strategy)
-        ]
-        return rows.iloc[0] if len(rows) else None
-
-    baselines = {task: float(curve(suites[reference][task], task, "acc")["baseline"]) for task in tasks}
-    rows = []
-    for suite_name, suite in suites.items():
-        for strategy in sorted(set(primary["strategy"]), key=strategy_rank):
-            curves = [curve(suite[task], task, strategy) for task in tasks]
-            if any(c is None for c in curves):
-                continue
-            drops = [
-                float(
-                    np.mean(
-                        [baselines[task] - float(c[column]) for task, c in zip(tasks, curves, strict=True)]
-                    )
-                )
-                for column in columns
-            ]
-            reachable, censored = speedup_at_drop(ACCURACY_SPEEDUPS, [-d for d in drops], 0.0)
-            row = {"suite": suite_name, "strategy": strategy, "tasks": " ".join(tasks)}
-            row.update({f"drop_{column}": drop for column, drop in zip(columns, drops, strict=True)})
-            row[f"speedup_at_{MAX_DROP_POINTS:g}_average_drop"] = reachable
-            row["reachable_is_lower_bound"] = censored
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def average_drop_markdown(average: pd.DataFrame) -> str:
-    if average.empty:
-        return ""
-    columns = [_speedup_column(s) for s in ACCURACY_SPEEDUPS]
-    reach = f"speedup_at_{MAX_DROP_POINTS:g}_average_drop"
-    lines = [
-        "| fine-tuned | strategy | "
-        + " | ".join(columns)
-        + f" | speedup at ≤ {MAX_DROP_POINTS:g} average drop |",
-        "|---|---|" + "---|" * (len(columns) + 1),
-    ]
-    for _, row in average.iterrows():
-        drops = " | ".join(f"{row[f'drop_{c}']:.2f}" for c in columns)
-        label = strategy_label(row["strategy"])
-        reached = _reachable_text(row[reach], bool(row["reachable_is_lower_bound"]))
-        lines.append(f"| {row['suite']} | {label} | {drops} | {reached} |")
-    return "\n".join(lines)
 
 
 def _percent(value: float) -> str:
@@ -1088,15 +970,15 @@ def run_accuracy(
             f"\naccuracy (percent) by target speedup; reachable speedup at <= {MAX_DROP_POINTS:g} points drop",
         )
     )
-    average = average_drop_table(table)
+    suites_file = Path(cached_runs_dir) / SUITES_FILE
+    comparisons = read_comparisons(suites_file) if suites_file.exists() else []
+    average = average_drop_table(table, comparisons)
     if average.empty:
-        log("average drop over tasks: no task has a sweep in every suite of AVERAGE_SUITES; not written.")
+        log(f"average drop over tasks: no task has a sweep in every suite of {suites_file}; not written.")
     else:
+        suites = json.loads(suites_file.read_text())
         _write_table(
-            out_dir,
-            "accuracy_average",
-            average,
-            {**card, "settings": {**card["settings"], "suites": AVERAGE_SUITES}},
+            out_dir, "accuracy_average", average, {**card, "settings": {**card["settings"], "suites": suites}}
         )
         log(
             _show(

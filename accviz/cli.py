@@ -483,7 +483,6 @@ def cmd_corpus(args) -> int:
     from accviz import lens as lenses
     from accviz.cache import directory_fingerprint
     from accviz.corpus import corpus_from_task_data, read_corpus_file
-    from accviz.finetune import library_versions, machine_description
     from accviz.models import resolve_model
     from accviz.tasks import get_task
 
@@ -496,8 +495,7 @@ def cmd_corpus(args) -> int:
     model_path = resolve_model(args.model)
     weights = f"int8 {args.int8} keep {args.int8_keep_fp32}" if args.int8 else "fp32"
     about = {"model": Path(model_path).name, "model_path": str(model_path), "weights": weights,
-             "command": " ".join(["accviz", *sys.argv[1:]]), "versions": library_versions(),
-             "machine": machine_description()}  # fmt: skip
+             "command": " ".join(["accviz", *sys.argv[1:]])}  # fmt: skip
     progress = _tqdm_progress()
     lens, folder, cached = lenses.lens_of(
         model, loaded.tokenizer, corpus, spec, model_fingerprint=f"{directory_fingerprint(model_path)} {weights}",

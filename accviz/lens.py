@@ -366,7 +366,8 @@ def summary(lens: Lens, spec: TaskSpec, min_count: int = 5) -> dict:
     """Every summary as JSON-ready data (for ``summary.json`` and the app's download)."""
 
     def records(frame: pd.DataFrame) -> list[dict]:
-        return json_ready(frame.reset_index().to_dict(orient="records"))
+        named = frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex)
+        return json_ready((frame.reset_index() if named else frame).to_dict(orient="records"))
 
     words = word_type_table(lens.tokens, min_count)
     return {
@@ -374,8 +375,12 @@ def summary(lens: Lens, spec: TaskSpec, min_count: int = 5) -> dict:
         "survival_by_category": records(survival_by_category(lens.tokens)),
         "survival_by_position": records(survival_by_position(lens.tokens)),
         "survival_by_frequency": records(survival_by_frequency(lens.tokens)),
-        "most_kept_words": records(words.nlargest(20, ["reached_last_layer", "count"])),
-        "first_eliminated_words": records(words.nlargest(20, ["eliminated_first", "count"])),
+        "most_kept_words": records(
+            words.nlargest(20, ["reached_last_layer", "count"]).reset_index(drop=True)
+        ),
+        "first_eliminated_words": records(
+            words.nlargest(20, ["eliminated_first", "count"]).reset_index(drop=True)
+        ),
         "metric_by_length": records(metric_by_length(lens.examples, spec)),
         "flips": records(flips(lens.examples)),
         "agreement": records(lens.agreement),
@@ -444,7 +449,9 @@ def load_lens(directory: str | Path) -> Lens:
     tokens["category"] = pd.Categorical(tokens["category"], categories=CATEGORIES)
     examples = pd.read_csv(directory / "examples.csv", na_values={"gold": [""]}, dtype={"text": str, "text_b": str},
                            **strings)  # fmt: skip
-    examples["text_b"] = pd.Series([v if isinstance(v, str) and v else None for v in examples.text_b], dtype=object)
+    examples["text_b"] = pd.Series(
+        [v if isinstance(v, str) and v else None for v in examples.text_b], dtype=object
+    )
     examples["effect"] = examples["effect"].astype(str)
     agreement = pd.read_csv(directory / "agreement.csv")
     lens_card = {k: v for k, v in card.items() if k not in ("kind", "files", "accviz_card_version")}
@@ -487,8 +494,12 @@ def lens_of(
         model, tokenizer, corpus, spec, target_speedup=target_speedup, strategy=strategy, max_length=max_length,
         progress=progress,
     )  # fmt: skip
+    from accviz.finetune import library_versions, machine_description
+
     lens.card.update(
         {
+            "versions": library_versions(),
+            "machine": machine_description(),
             **(about or {}),
             "model_fingerprint": model_fingerprint,
             "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

@@ -6,6 +6,8 @@
                                       what each page shows (text, labels, probabilities, kept
                                       tokens) against the engine's answer for that session's input;
                                       the server's own p50/p95 per analysis and per queue wait
+    python -m app.bench_app corpus    the Corpus page on SST-2 dev: task picked -> figures (cold),
+                                      a slider step -> figures (cold), and back (cached)
     python -m app.bench_app soak      --inputs (300) distinct ~512-token inputs at varied speedups
                                       and strategies through one server: its resident memory after
                                       each, as a curve (PNG) and a card
@@ -32,6 +34,8 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -258,8 +262,14 @@ async def _analyse_in_session(browser, url: str, text: str) -> dict:
     return result
 
 
-async def _launch(playwright):
-    return await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+LOAD_CLIENT_ARGS = ("--renderer-process-limit=2",)  # many pages, two renderer processes: the browsers
+# would otherwise take the 2 cores from the server they are measuring
+
+
+async def _launch(playwright, *extra: str):
+    return await playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", *extra]
+    )
 
 
 async def load_sessions(url: str, texts: list[str]) -> list[dict]:
@@ -267,7 +277,7 @@ async def load_sessions(url: str, texts: list[str]) -> list[dict]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await _launch(playwright)
+        browser = await _launch(playwright, *LOAD_CLIENT_ARGS)
         try:
             return await asyncio.gather(*(_analyse_in_session(browser, url, text) for text in texts))
         finally:
@@ -368,6 +378,50 @@ async def app_timings(url: str, repeats: int = 5) -> dict:
     }
 
 
+async def _time_until_text(page, pattern: str, timeout_s: float = 300) -> float:
+    started = time.perf_counter()
+    await page.get_by_text(re.compile(pattern)).first.wait_for(timeout=timeout_s * 1000)
+    return time.perf_counter() - started
+
+
+async def corpus_timings(url: str, task: str = "sst2") -> dict:
+    """The Corpus page on a task's dev split: from picking the task to the figures (the lens
+    computed cold), from a slider step to the figures at the new speedup (cold), and back (cached)."""
+    from playwright.async_api import async_playwright
+
+    from accviz.tasks import TASKS
+
+    async with async_playwright() as playwright:
+        browser = await _launch(playwright)
+        page = await browser.new_page(viewport={"width": 1400, "height": 1400})
+        await page.goto(url)
+        await _idle(page, timeout=600_000)
+        await page.goto(f"{url}/corpus")
+        await page.locator(".js-plotly-plot").first.wait_for(timeout=600_000)
+        await _idle(page, timeout=600_000)
+        moment = time.perf_counter()
+        await _pick_option(page, "Task", list(TASKS).index(task))
+        await page.get_by_text(re.compile(r"examples · acc at 2x")).first.wait_for(timeout=600_000)
+        await _idle(page, timeout=600_000)
+        cold_task = time.perf_counter() - moment
+        caption = await page.get_by_text(re.compile(r"examples · acc at 2x")).first.inner_text()
+        slider = page.locator('[data-testid="stSlider"] input').first
+        await slider.focus()
+        await slider.press("ArrowRight")
+        cold_step = await _time_until_text(page, r"examples · acc at 2.25x")
+        await _idle(page)
+        await slider.focus()
+        await slider.press("ArrowLeft")
+        cached = await _time_until_text(page, r"examples · acc at 2x")
+        await _idle(page)
+        await page.screenshot(
+            path=str(REPO_ROOT / "cached_runs" / "bench" / "app_corpus.png"), full_page=True
+        )
+        await browser.close()
+    return {"task": task, "caption": caption, "task_to_figures_cold_s": cold_task, "slider_step_to_figures_cold_s": cold_step,
+            "slider_back_to_figures_cached_s": cached}  # fmt: skip
+
+
 def _write(name: str, payload: dict) -> Path:
     from accviz.finetune import library_versions, machine_description
 
@@ -446,7 +500,11 @@ def server_times(metrics_file: Path) -> dict:
     if not metrics_file.exists():
         return {}
     rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
-    return summarize(rows)
+    times = summarize([row for row in rows if row["kind"] != "cache"])
+    cache = [row for row in rows if row["kind"] == "cache"]
+    if cache:
+        times["result_cache_at_end"] = {"mib": cache[-1]["bytes"] / 2**20, "entries": cache[-1]["entries"]}
+    return times
 
 
 def rss_figure(curve: list[float], warm: float, path: Path) -> None:
@@ -470,15 +528,22 @@ def rss_figure(curve: list[float], warm: float, path: Path) -> None:
 
 
 def soak_summary(curve: list[float], warm: float, window: int = 100) -> dict:
-    """Growth over the warm start, and over the last ``window`` inputs (flat = it stopped growing)."""
-    tail = curve[-window:]
+    """Growth over the warm start, and whether it stopped: the mean RSS of the last ``window``
+    inputs against the ``window`` before, and the least-squares slope over the last ``window``
+    (the curve is a saw-tooth as Python's collector and the allocator give memory back)."""
+    tail = np.asarray(curve[-window:])
+    before = np.asarray(curve[-2 * window : -window]) if len(curve) > window else tail[:1]
+    slope = float(np.polyfit(np.arange(len(tail)), tail, 1)[0]) if len(tail) > 1 else 0.0
     return {
         "inputs": len(curve),
         "warm_rss_mib": warm,
         "peak_rss_mib": max(curve),
         "growth_over_warm_mib": max(curve) - warm,
-        "growth_over_last_window_mib": max(tail) - tail[0],
         "window": len(tail),
+        "mean_last_window_mib": float(tail.mean()),
+        "mean_previous_window_mib": float(before.mean()),
+        "growth_between_windows_mib": float(tail.mean() - before.mean()),
+        "slope_last_window_mib_per_input": slope,
     }
 
 
@@ -486,7 +551,7 @@ def main(argv=None) -> int:
     import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["timings", "load", "soak"])
+    parser.add_argument("what", choices=["timings", "load", "soak", "corpus"])
     parser.add_argument("--sessions", type=int, default=10, help="load: sessions at once")
     parser.add_argument("--inputs", type=int, default=300, help="soak: distinct long inputs")
     parser.add_argument("--words", type=int, default=480, help="soak: words per input (~512 tokens)")
@@ -502,12 +567,15 @@ def main(argv=None) -> int:
         if args.what == "timings":
             result = asyncio.run(app_timings(url))
             result["server_healthy_s"] = healthy_s
+        elif args.what == "corpus":
+            result = asyncio.run(corpus_timings(url))
         elif args.what == "load":
             started = time.perf_counter()
             sessions = asyncio.run(load_sessions(url, texts))
             problems = check_sessions(sessions, expected)
             result = {
-                "client": f"one chromium process, {args.sessions} browser contexts (one page each), all at once",
+                "client": f"one chromium process, {args.sessions} browser contexts (one page each), all at once, "
+                f"chromium flags {' '.join(LOAD_CLIENT_ARGS)}",
                 "sessions": sessions,
                 "n_sessions": len(sessions),
                 "correct_sessions": sum(not check_sessions([s], expected) for s in sessions),

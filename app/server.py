@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -88,6 +89,12 @@ def summarize(records: list[dict]) -> dict[str, dict[str, float]]:
     return out
 
 
+@dataclass
+class Turn:
+    waited_s: float
+    outcome: str = "computed"  # or "cached": a visitor ahead in the line computed the same result
+
+
 class WorkQueue:
     """One job at a time, in arrival order, with a visible line and a limit on the wait."""
 
@@ -105,8 +112,9 @@ class WorkQueue:
     @contextmanager
     def turn(
         self, on_wait: Callable[[int], None] | None = None, timeout_s: float | None = None
-    ) -> Iterator[float]:
-        """Waits for this job's turn (yields the seconds waited), then runs the body alone.
+    ) -> Iterator[Turn]:
+        """Waits for this job's turn, then runs the body alone; yields a ``Turn`` (seconds waited;
+        the body may set ``turn.outcome``, e.g. "cached" when it found its result ready).
 
         ``on_wait(n_ahead)`` is called while waiting, about twice a second, outside the queue's
         lock (it may draw on the page, or raise to abandon the wait). Past ``timeout_s``
@@ -120,15 +128,15 @@ class WorkQueue:
             ahead_at_arrival = len(self._line) - 1
         try:
             self._wait_for_head(ticket, arrived, limit, on_wait, ahead_at_arrival)
-            waited = time.perf_counter() - arrived
+            current = Turn(waited_s=time.perf_counter() - arrived)
             started = time.perf_counter()
             ok = False
             try:
-                yield waited
+                yield current
                 ok = True
             finally:
-                self._record("job", wait_s=waited, run_s=time.perf_counter() - started,
-                             ahead_at_arrival=ahead_at_arrival, ok=ok)  # fmt: skip
+                self._record("job", wait_s=current.waited_s, run_s=time.perf_counter() - started,
+                             ahead_at_arrival=ahead_at_arrival, ok=ok, outcome=current.outcome)  # fmt: skip
         finally:
             with self._condition:
                 self._line.remove(ticket)
@@ -155,7 +163,12 @@ class WorkQueue:
 
     def _record(self, kind: str, **values) -> None:
         if self._metrics is not None:
-            self._metrics.record(kind, self.name, **values)
+            name = (
+                self.name
+                if values.get("outcome", "computed") == "computed"
+                else f"{self.name} ({values['outcome']})"
+            )
+            self._metrics.record(kind, name, **values)
 
 
 def nbytes(value) -> int:

@@ -20,7 +20,7 @@ from typing import TypeVar
 import streamlit as st
 
 from accviz.errors import AccvizError
-from app.server import BoundedCache, Metrics, WorkQueue, cache_bytes, summarize
+from app.server import BoundedCache, Metrics, Turn, WorkQueue, cache_bytes, summarize
 
 T = TypeVar("T")
 # The server's work queues: quick per-input analyses, and the heavy jobs (live accuracy, latency,
@@ -69,7 +69,7 @@ def result_cache() -> BoundedCache:
 
 
 @contextmanager
-def in_line(queue: str) -> Iterator[float]:
+def in_line(queue: str) -> Iterator[Turn]:
     """Runs the body when this visitor's turn in ``queue`` comes, showing how many are ahead.
 
     Raises ``app.server.ServerBusy`` (an AccvizError the pages show) past the queue's time limit.
@@ -82,9 +82,9 @@ def in_line(queue: str) -> Iterator[float]:
         )
 
     try:
-        with work_queue(queue).turn(on_wait=waiting) as waited:
+        with work_queue(queue).turn(on_wait=waiting) as turn:
             notice.empty()
-            yield waited
+            yield turn
     finally:
         notice.empty()
 
@@ -95,9 +95,14 @@ def cached_in_line(key: Hashable, compute: Callable[[], T], queue: str = "analys
     hit = cache.get(key)
     if hit is not None:
         return hit
-    with in_line(queue):
+    with in_line(queue) as turn:
+        hit = cache.get(key)  # computed by a visitor ahead in the line while this one waited
+        if hit is not None:
+            turn.outcome = "cached"
+            return hit
         value = compute()
     cache.put(key, value)
+    metrics().record("cache", "results", bytes=cache.total_bytes, entries=len(cache))
     return value
 
 

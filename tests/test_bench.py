@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -199,27 +200,36 @@ def _accuracy_row(model, task, metric, strategy, values, reachable=float("nan"),
 
 
 def test_average_drop_is_against_the_reference_suite_over_common_tasks():
+    from accviz.average import Comparison, average_drop_markdown, average_drop_table
+
     table = pd.DataFrame(
         [
             _accuracy_row("plain-sst2", "sst2", "accuracy", "acc", [90, 90, 89, 88, 80]),
             _accuracy_row("plain-mrpc", "mrpc", "f1", "acc", [80, 80, 80, 78, 70]),
             _accuracy_row("plain-mrpc", "mrpc", "accuracy", "acc", [10, 10, 10, 10, 10]),  # not primary
             _accuracy_row("plain-cola", "cola", "matthews_corr", "acc", [40, 0, 0, 0, 0]),  # only one suite
+            _accuracy_row("plain-rte", "rte", "accuracy", "acc", [55, 50, 50, 50, 50]),  # near chance
             _accuracy_row("elim-sst2", "sst2", "accuracy", "acc", [89, 89, 89, 89, 85]),
             _accuracy_row("elim-mrpc", "mrpc", "f1", "acc", [80, 80, 80, 80, 76]),
             _accuracy_row("elim-mrpc", "mrpc", "f1", "random", [80, 70, 60, 50, 40]),  # no sst2 curve
+            _accuracy_row("elim-rte", "rte", "accuracy", "acc", [55, 50, 50, 50, 50]),
         ]
     )
     suites = {
-        "plain": {"sst2": "plain-sst2", "mrpc": "plain-mrpc", "cola": "plain-cola"},
-        "elim": {"sst2": "elim-sst2", "mrpc": "elim-mrpc"},
+        "plain": {
+            "sst2": ("plain-sst2",),
+            "mrpc": ("plain-mrpc",),
+            "cola": ("plain-cola",),
+            "rte": ("plain-rte",),
+        },
+        "elim": {"sst2": ("elim-sst2",), "mrpc": ("elim-mrpc",), "rte": ("elim-rte",)},
     }
-    average = bench.average_drop_table(table, suites, reference="plain")
+    average = average_drop_table(table, [Comparison("c", "plain", suites, {"rte": 60})])
     assert list(zip(average["suite"], average["strategy"], strict=True)) == [
         ("plain", "acc"),
         ("elim", "acc"),
     ]
-    assert set(average["tasks"]) == {"mrpc sst2"}
+    assert set(average["tasks"]) == {"mrpc sst2"} and set(average["left_out"]) == {"rte"}
     plain, elim = average.iloc[0], average.iloc[1]
     assert [plain[f"drop_{c}"] for c in ("1x", "1.5x", "2x", "3x")] == [0, 0, 0.5, 2.0]
     # drop 0.5 at 2x, 2.0 at 3x: 0.75 average drop is reached a sixth of the way from 2x to 3x
@@ -227,9 +237,40 @@ def test_average_drop_is_against_the_reference_suite_over_common_tasks():
     # the elimination suite pays its own 1x loss against the plain baseline: 0.5 at every point to 3x
     assert [elim[f"drop_{c}"] for c in ("1x", "2x", "3x", "4x")] == [0.5, 0.5, 0.5, 4.5]
     assert elim["speedup_at_0.75_average_drop"] == pytest.approx(3 + 0.25 / 4.0)
-    markdown = bench.average_drop_markdown(average)
-    assert "| elim | ACC | 0.50 | 0.50 | 0.50 | 0.50 | 4.50 | 3.06x |" in markdown
-    assert bench.average_drop_table(table, {"plain": {"rte": "x"}}, reference="plain").empty
+    markdown = average_drop_markdown(average)
+    assert (
+        "| c | elim | ACC | mrpc sst2 (left out: rte) | 1 | 0.50 | 0.50 | 0.50 | 0.50 | 4.50 | 3.06x |"
+        in markdown
+    )
+    assert average_drop_table(table, [Comparison("c", "plain", {"plain": {"qnli": ("x",)}}, {})]).empty
+
+
+def test_average_drop_over_seeds_pairs_seeds_and_reports_the_spread():
+    from accviz.average import Comparison, average_drop_table
+
+    table = pd.DataFrame(
+        [
+            _accuracy_row("p0", "sst2", "accuracy", "acc", [90, 90, 88, 80, 70]),
+            _accuracy_row("p1", "sst2", "accuracy", "acc", [92, 92, 90, 84, 70]),
+            _accuracy_row("q0", "mrpc", "f1", "acc", [80, 80, 80, 80, 80]),
+            _accuracy_row("q1", "mrpc", "f1", "acc", [82, 82, 82, 82, 82]),
+            _accuracy_row("e0", "sst2", "accuracy", "acc", [91, 91, 91, 91, 91]),
+            _accuracy_row("e1", "sst2", "accuracy", "acc", [91, 91, 91, 89, 91]),
+            _accuracy_row("f0", "mrpc", "f1", "acc", [81, 81, 81, 81, 81]),
+            _accuracy_row("f1", "mrpc", "f1", "acc", [81, 81, 81, 81, 81]),
+            # the third seed exists for one task only: two seeds are used everywhere
+            _accuracy_row("p2", "sst2", "accuracy", "acc", [0, 0, 0, 0, 0]),
+        ]
+    )
+    suites = {
+        "plain": {"sst2": ("p0", "p1", "p2"), "mrpc": ("q0", "q1")},
+        "elim": {"sst2": ("e0", "e1"), "mrpc": ("f0", "f1")},
+    }
+    plain, elim = average_drop_table(table, [Comparison("seeds", "plain", suites, {})]).to_dict("records")
+    # baselines: sst2 91, mrpc 81 (means over seeds 0-1). plain at 3x: seed 0 (11 + 1) / 2 = 6, seed 1 (7 - 1) / 2 = 3
+    assert plain["seeds"] == 2 and plain["drop_3x"] == pytest.approx(4.5)
+    assert plain["drop_std_3x"] == pytest.approx(np.std([6, 3], ddof=1))
+    assert elim["drop_1x"] == pytest.approx(0.0) and elim["drop_3x"] == pytest.approx(0.5)
 
 
 def test_accuracy_markdown_shows_primary_metric_best_in_bold():

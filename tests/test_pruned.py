@@ -5,7 +5,7 @@ from transformers import BertForSequenceClassification, BertModel, GPT2Config, G
 from accviz.errors import ModelLoadError, ProfileError
 from accviz.profile import EliminationProfile, keep_count, tilt_profile
 from accviz.pruned import PrunedBert, select_kept
-from accviz.scoring import get_scorer
+from accviz.scoring import STRATEGY_ORDER, get_scorer
 
 from .conftest import random_batch, tiny_bert_config
 
@@ -58,13 +58,13 @@ def test_speedup_one_equals_hf_logits_on_real_minilm(minilm_classifier):
     assert (out.logits - expected).abs().max() < 1e-4
 
 
-def _masked_reference(model, input_ids, attention_mask, profile, scorer):
+def _masked_reference(model, input_ids, attention_mask, profile, scorer, token_type_ids=None):
     """Keeps every word-vector; eliminated ones are masked as keys and frozen (never updated)."""
     bert = model.bert
     B, T = input_ids.shape
     alive = attention_mask.bool().clone()  # (B, T)
     lengths = alive.sum(dim=1)
-    x = bert.embeddings(input_ids=input_ids)
+    x = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
     H = bert.config.num_attention_heads
     d_h = bert.config.hidden_size // H
     for index, layer in enumerate(bert.encoder.layer):
@@ -100,6 +100,38 @@ def test_gather_equals_masking(tiny_classifier, seed, strategy):
             input_ids, attention_mask, profile=profile, scorer=scorer, exact_last_layer=False
         ).logits
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("exact_last_layer", [False, True])
+def test_gather_equals_masking_over_random_configs_pairs_and_every_strategy(seed, exact_last_layer):
+    """The property behind every reported number: physically gathering the kept word-vectors gives
+    the logits of a reference that keeps the whole layout and only masks the eliminated ones, for
+    random shapes, padded sentence-pair batches, every deterministic strategy, and the [CLS]-only
+    last layer on and off. (Left out by design: ``random`` draws one number per slot and
+    ``mean-attention`` (LTP) averages over every query row of the layout, padding and eliminated
+    rows included, so both depend on the layout itself.)"""
+    generator = torch.Generator().manual_seed(1000 + seed)
+    layers = int(torch.randint(2, 5, (1,), generator=generator))
+    heads = (1, 2, 4)[int(torch.randint(0, 3, (1,), generator=generator))]
+    hidden = heads * int(torch.randint(4, 9, (1,), generator=generator))
+    torch.manual_seed(seed)
+    config = tiny_bert_config(num_hidden_layers=layers, num_attention_heads=heads, hidden_size=hidden,
+                              intermediate_size=2 * hidden, max_position_embeddings=40)  # fmt: skip
+    model = BertForSequenceClassification(config).eval()
+    batch = int(torch.randint(2, 7, (1,), generator=generator))
+    input_ids, attention_mask, token_type_ids = random_batch(batch, 29, 99, seed=seed, pairs=True, min_len=3)
+    profile = _random_profile(layers, generator)
+    for strategy in [name for name in STRATEGY_ORDER if name not in ("random", "mean-attention")]:
+        with torch.no_grad():
+            expected = _masked_reference(
+                model, input_ids, attention_mask, profile, get_scorer(strategy), token_type_ids
+            )
+            got = PrunedBert(model)(
+                input_ids, attention_mask, token_type_ids, profile=profile, scorer=strategy,
+                exact_last_layer=exact_last_layer,
+            ).logits  # fmt: skip
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5, msg=lambda m, s=strategy: f"{s}: {m}")
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -63,8 +63,8 @@ def test_a_waiting_job_sees_how_many_are_ahead_and_is_dropped_past_the_limit():
     assert len(queue) == 1  # the dropped job left the line; the holder is still in it
     release.set()
     holder.join(5)
-    with queue.turn(timeout_s=1) as waited:  # the server is fine afterwards
-        assert waited < 0.5
+    with queue.turn(timeout_s=1) as turn:  # the server is fine afterwards
+        assert turn.waited_s < 0.5
     kinds = [(r["kind"], r.get("ok")) for r in metrics.records()]
     assert ("dropped", None) in kinds and kinds.count(("job", True)) == 2
 
@@ -92,6 +92,16 @@ def test_an_abandoned_wait_frees_its_place():
     release.set()
     holder.join(5)
     assert len(queue) == 0
+
+
+def test_a_job_that_finds_its_result_ready_is_recorded_apart():
+    metrics = Metrics()
+    queue = WorkQueue("analysis", metrics)
+    with queue.turn():
+        pass
+    with queue.turn() as turn:
+        turn.outcome = "cached"
+    assert [r["name"] for r in metrics.records("job")] == ["analysis", "analysis (cached)"]
 
 
 def test_a_failing_job_is_recorded_and_releases_the_queue():

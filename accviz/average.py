@@ -1,0 +1,209 @@
+"""The paper's criterion: the drop averaged over GLUE tasks, per training suite, over seeds.
+
+Which sweeps stand for which task in which suite is data, ``cached_runs/suites.json``: a list of
+comparisons, each a reference suite and the suites measured against it; a suite maps every task
+to the models (fine-tuning seeds) whose sweeps stand for it. For suite s, task t, seed i and
+target speedup x (each task's primary metric, in points):
+
+    baseline_t   = the reference suite's unpruned value of t, mean over its seeds
+    D_i(s, x)    = mean over tasks t of (baseline_t - value_{t,i}(s, x))   seeds paired by position
+    reported     = mean over i of D_i(s, x), and its standard deviation over seeds (ddof 1)
+
+so a suite fine-tuned with elimination pays for any loss it has at 1x. A task whose reference
+baseline is below its floor in ``min_reference`` (RTE near chance: 60) is left out of the
+average and named in ``left_out``; only tasks with a sweep in every suite are averaged, and a
+suite uses as many seeds as its task with the fewest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from accviz.errors import AccvizError
+from accviz.scoring import strategy_label, strategy_rank
+from accviz.tasks import TASKS
+
+SUITES_FILE = "suites.json"
+SPEEDUPS = (1.0, 1.5, 2.0, 3.0, 4.0)
+MAX_DROP_POINTS = 0.75
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    reference: str  # the suite whose unpruned values are every suite's baseline
+    suites: dict[str, dict[str, tuple[str, ...]]]  # suite -> task -> models (seeds)
+    min_reference: dict[str, float]  # task -> the reference baseline it needs to be averaged
+
+
+def read_comparisons(path: str | Path) -> list[Comparison]:
+    """``suites.json`` -> comparisons; a malformed file is an AccvizError naming what is wrong."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        comparisons = []
+        for entry in data["comparisons"]:
+            suites = {
+                suite: {
+                    task: tuple([models] if isinstance(models, str) else models)
+                    for task, models in tasks.items()
+                }
+                for suite, tasks in entry["suites"].items()
+            }
+            if entry["reference"] not in suites:
+                raise AccvizError(
+                    f"{path}: comparison {entry['name']!r} has no suite {entry['reference']!r}."
+                )
+            floors = {task: float(v) for task, v in data.get("min_reference", {}).items()}
+            comparisons.append(Comparison(entry["name"], entry["reference"], suites, floors))
+        return comparisons
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise AccvizError(f"Cannot read the suites of the average drop, {path}: {error!r}") from None
+
+
+def speedup_at_drop(
+    speedups: Sequence[float], values: Sequence[float], baseline: float, max_drop: float = MAX_DROP_POINTS
+) -> tuple[float, bool]:
+    """The largest speedup up to which the curve stays within ``max_drop`` points of ``baseline``.
+
+    Walks the curve by increasing speedup and interpolates linearly where the drop first exceeds
+    ``max_drop``. Returns (speedup, censored): censored=True when the curve never drops that far
+    (the speedup is then the last one measured, a lower bound); NaN when even its first point does.
+    """
+    points = sorted(
+        (float(s), float(v))
+        for s, v in zip(speedups, values, strict=True)
+        if np.isfinite(s) and np.isfinite(v)
+    )
+    if not points or not np.isfinite(baseline):
+        return float("nan"), False
+    previous = None
+    for speedup, value in points:
+        drop = baseline - value
+        if drop > max_drop + 1e-12:
+            if previous is None:
+                return float("nan"), False
+            prev_speedup, prev_drop = previous
+            fraction = (max_drop - prev_drop) / (drop - prev_drop)
+            return prev_speedup + fraction * (speedup - prev_speedup), False
+        previous = (speedup, drop)
+    return points[-1][0], True
+
+
+def _column(speedup: float) -> str:
+    return f"{speedup:g}x"
+
+
+def _primary(table: pd.DataFrame) -> pd.DataFrame:
+    keep = [
+        t not in TASKS or m == TASKS[t].primary_metric for t, m in zip(table.task, table.metric, strict=True)
+    ]
+    return table[keep]
+
+
+def average_drop_table(table: pd.DataFrame, comparisons: list[Comparison]) -> pd.DataFrame:
+    """``accuracy_table``'s output -> one row per (comparison, suite, strategy); formulas above."""
+    if table.empty:
+        return pd.DataFrame()
+    primary = _primary(table)
+    curves = {(r["model"], r["task"], r["strategy"]): r for r in primary.to_dict("records")}
+    columns = [_column(s) for s in SPEEDUPS]
+    rows = []
+    for comparison in comparisons:
+        available = {
+            suite: {task: [m for m in models if (m, task, "acc") in curves] for task, models in tasks.items()}
+            for suite, tasks in comparison.suites.items()
+        }
+        tasks = sorted(
+            t
+            for t in comparison.suites[comparison.reference]
+            if all(available[s].get(t) for s in comparison.suites)
+        )
+        # every suite uses the same seeds, as many as the task and suite with the fewest
+        seeds = min((len(available[s][t]) for s in comparison.suites for t in tasks), default=0)
+        baselines = {
+            t: float(
+                np.mean(
+                    [curves[(m, t, "acc")]["baseline"] for m in available[comparison.reference][t][:seeds]]
+                )
+            )
+            for t in tasks
+        }
+        left_out = sorted(t for t in tasks if baselines[t] < comparison.min_reference.get(t, -np.inf))
+        tasks = [t for t in tasks if t not in left_out]
+        if not tasks:
+            continue
+        for suite in comparison.suites:
+            strategies = sorted({s for (_, t, s) in curves if t in tasks}, key=strategy_rank)
+            for strategy in strategies:
+                per_seed = []  # D_i at every speedup
+                for i in range(seeds):
+                    found = [curves.get((available[suite][t][i], t, strategy)) for t in tasks]
+                    if any(c is None for c in found):
+                        break
+                    per_seed.append(
+                        [
+                            np.mean([baselines[t] - float(c[col]) for t, c in zip(tasks, found, strict=True)])
+                            for col in columns
+                        ]  # fmt: skip
+                    )
+                if len(per_seed) < seeds or not per_seed:
+                    continue
+                values = np.asarray(per_seed)  # (seeds, speedups)
+                mean = values.mean(axis=0)
+                spread = values.std(axis=0, ddof=1) if len(values) > 1 else np.full(len(columns), np.nan)
+                reachable, censored = speedup_at_drop(
+                    SPEEDUPS, [-d for d in mean], 0.0, max_drop=MAX_DROP_POINTS
+                )
+                row = {
+                    "comparison": comparison.name,
+                    "suite": suite,
+                    "strategy": strategy,
+                    "tasks": " ".join(tasks),
+                }
+                row.update({f"drop_{c}": float(v) for c, v in zip(columns, mean, strict=True)})
+                row.update({f"drop_std_{c}": float(v) for c, v in zip(columns, spread, strict=True)})
+                row.update({"seeds": len(values), f"speedup_at_{MAX_DROP_POINTS:g}_average_drop": reachable,
+                            "reachable_is_lower_bound": censored, "left_out": " ".join(left_out)})  # fmt: skip
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def average_drop_markdown(average: pd.DataFrame) -> str:
+    """The table as Markdown: mean drop (± std over seeds where there are several)."""
+    if average.empty:
+        return ""
+    columns = [_column(s) for s in SPEEDUPS]
+    reach = f"speedup_at_{MAX_DROP_POINTS:g}_average_drop"
+    lines = [
+        "| comparison | fine-tuned | strategy | tasks | seeds | " + " | ".join(columns)
+        + f" | speedup at ≤ {MAX_DROP_POINTS:g} average drop |",
+        "|---|---|---|---|---|" + "---|" * (len(columns) + 1),
+    ]  # fmt: skip
+    for _, row in average.iterrows():
+        cells = []
+        for c in columns:
+            std = row.get(f"drop_std_{c}", np.nan)
+            cells.append(f"{row[f'drop_{c}']:.2f}" + (f" ± {std:.2f}" if np.isfinite(std) else ""))
+        reached = row[reach]
+        text = (
+            "< first point"
+            if not np.isfinite(reached)
+            else f"{'≥ ' if row['reachable_is_lower_bound'] else ''}{reached:.2f}x"
+        )
+        tasks = row["tasks"] + (
+            f" (left out: {row['left_out']})"
+            if isinstance(row.get("left_out"), str) and row["left_out"]
+            else ""
+        )
+        lines.append(
+            f"| {row['comparison']} | {row['suite']} | {strategy_label(row['strategy'])} | {tasks} | {int(row['seeds'])} | "
+            + " | ".join(cells) + f" | {text} |"
+        )  # fmt: skip
+    return "\n".join(lines)
