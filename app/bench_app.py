@@ -236,13 +236,15 @@ async def _submit(page, box, text: str) -> None:
     await _idle(page)
 
 
-async def _open_explore(context, url: str):
+async def _open_explore(context, url: str, timeout_ms: int = 300_000):
     page = await context.new_page()
-    await page.goto(url)  # Explore is the default page; deep links work once the server has run the app
+    await page.goto(
+        url, timeout=timeout_ms
+    )  # Explore is the default page; deep links work once the app has run
     box = page.locator("textarea").first
-    await box.wait_for(timeout=120_000)
-    await _idle(page)  # a busy page is inert: typing into it fails
-    await page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    await box.wait_for(timeout=timeout_ms)
+    await _idle(page, timeout=timeout_ms)  # a busy page is inert: typing into it fails
+    await page.locator(".js-plotly-plot").first.wait_for(timeout=timeout_ms)
     return page, box
 
 
@@ -556,9 +558,16 @@ def main(argv=None) -> int:
     parser.add_argument("--inputs", type=int, default=300, help="soak: distinct long inputs")
     parser.add_argument("--words", type=int, default=480, help="soak: words per input (~512 tokens)")
     parser.add_argument("--name", default=None, help="result file app_<name>.json (default: the mode)")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="the server's torch threads (ACCVIZ_THREADS; load default 1, as an exposed server runs)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     metrics_file = Path(tempfile.mkdtemp(prefix="accviz-metrics-")) / "metrics.jsonl"
     env = {"ACCVIZ_METRICS_FILE": str(metrics_file)}
+    threads = args.threads if args.threads is not None else (1 if args.what == "load" else None)
+    if threads is not None:
+        env["ACCVIZ_THREADS"] = str(threads)
     expected = None
     if args.what == "load":
         texts = session_texts(args.sessions)
@@ -599,7 +608,14 @@ def main(argv=None) -> int:
             }
         result["server_times"] = server_times(metrics_file)
     result["model"] = os.environ.get("ACCVIZ_MODEL") or "the embedded default"
-    name = args.name or (args.what if args.what != "load" else f"load_{args.sessions}")
+    result["server_torch_threads"] = int(
+        env.get("ACCVIZ_THREADS", os.environ.get("ACCVIZ_THREADS", os.cpu_count() or 1))
+    )
+    name = args.name or (
+        args.what
+        if args.what != "load"
+        else f"load_{args.sessions}" + (f"_threads{threads}" if threads != 1 else "")
+    )
     if args.what == "soak":
         figure = REPO_ROOT / "cached_runs" / "bench" / f"app_{name}.png"
         figure.parent.mkdir(parents=True, exist_ok=True)

@@ -80,3 +80,35 @@ def test_readme_corpus_findings_are_the_stored_summary():
     assert f"{agreement[('acc vs attention', 1)]:.2f} in layer 1 and {min(acc_power):.2f}–{max(acc_power):.2f}" in README
     acc_cls = [agreement[("acc vs cls-attention", layer)] for layer in range(1, 6)]
     assert f"{min(acc_cls):.2f}–{max(acc_cls):.2f} (layers 1–5)" in README
+
+
+def test_readme_server_and_corpus_page_numbers_are_the_stored_ones():
+    import json
+
+    from app.bench_app import soak_summary
+
+    def stored(name):
+        return json.loads((BENCH_DIR / name).read_text())
+
+    soak = stored("app_soak.json")
+    summary = soak_summary(soak["rss_after_each_mib"], soak["warm_rss_mib"])
+    for phrase in (
+        f"**{summary['warm_rss_mib']:.0f} MiB** warm, peak **{summary['peak_rss_mib']:.0f} MiB**",
+        f"**{summary['growth_over_warm_mib']:.0f} MiB** above warm",
+        f"slope is {summary['slope_last_window_mib_per_input']:+.1f} MiB per input",
+        f"their mean is {summary['growth_between_windows_mib']:.0f} MiB above",
+    ):
+        assert phrase in README, phrase
+    for name in ("app_load_10.json", "app_load_30.json"):
+        load = stored(name)
+        analysis = load["server_times"]["job:analysis"]
+        assert load["correct_sessions"] == load["n_sessions"] == load["distinct_expected_answers"]
+        phrase = (
+            f"{load['n_sessions']} of {load['n_sessions']} sessions showed exactly the engine's answer"
+            f" for their own input ({load['n_sessions']} different expected pages), the server stayed up at a peak"
+            f" of **{load['server_peak_rss_mib']:.0f} MiB**; server time per analysis p50"
+            f" **{analysis['run_s_p50']:.2f} s**, p95 **{analysis['run_s_p95']:.2f} s**"
+        )
+        assert phrase in README.replace("\n", " "), phrase
+    corpus = stored("app_corpus.json")
+    assert f"**{corpus['task_to_figures_cold_s']:.1f} s** (goal ≤ 10 s" in README

@@ -14,8 +14,13 @@ from app import state
 
 
 def max_corpus_examples() -> int:
-    """Cap on the examples one visitor runs through the lens (the dev split or an upload)."""
-    return int(os.environ.get("ACCVIZ_MAX_CORPUS_EXAMPLES", "2000"))
+    """Cap on the examples one visitor runs through the lens (the dev split or an upload): the
+    CLI's 20,000 rows on loopback, 2,000 on an exposed server, where one visitor's lens holds the
+    measurement queue for everyone (ACCVIZ_MAX_CORPUS_EXAMPLES overrides both)."""
+    from accviz.corpus import DEFAULT_MAX_ROWS
+
+    default = 2_000 if state.server_is_exposed() else DEFAULT_MAX_ROWS
+    return int(os.environ.get("ACCVIZ_MAX_CORPUS_EXAMPLES", default))
 
 
 def _corpus(selection, upload):
