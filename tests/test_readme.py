@@ -112,3 +112,15 @@ def test_readme_server_and_corpus_page_numbers_are_the_stored_ones():
         assert phrase in README.replace("\n", " "), phrase
     corpus = stored("app_corpus.json")
     assert f"**{corpus['task_to_figures_cold_s']:.1f} s** (goal ≤ 10 s" in README
+
+
+def test_readme_app_timings_are_the_stored_ones():
+    import json
+
+    timings = json.loads((BENCH_DIR / "app_timings.json").read_text())
+    for key in ("first_full_render_s", "slider_to_estimate_s", "explore_reanalysis_s"):
+        value = timings[key]
+        assert f"**{value:.{1 if key == 'first_full_render_s' else 2}f} s**" in README, key
+    for key in ("slider_to_estimate_samples_s", "explore_reanalysis_samples_s"):
+        samples = timings[key]
+        assert f"samples {min(samples):.2f}–{max(samples):.2f} s" in README.replace("\n", " "), key
