@@ -264,13 +264,26 @@ async def _analyse_in_session(browser, url: str, text: str) -> dict:
     return result
 
 
-LOAD_CLIENT_ARGS = ("--renderer-process-limit=2",)  # many pages, two renderer processes: the browsers
-# would otherwise take the 2 cores from the server they are measuring
+# The load client must not take the 2 cores from the server it measures: many pages share one
+# renderer process, and the browser runs at the lowest CPU priority (nice 19).
+LOAD_CLIENT_ARGS = ("--renderer-process-limit=1",)
+LOAD_CLIENT_NICE = 19
 
 
-async def _launch(playwright, *extra: str):
+def _niced_chromium(nice: int) -> str:
+    """A wrapper that starts chromium at CPU priority ``nice`` (its children inherit it)."""
+    import tempfile
+
+    wrapper = Path(tempfile.mkdtemp(prefix="accviz-chromium-")) / "chromium"
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n {int(nice)} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+async def _launch(playwright, *extra: str, nice: int | None = None):
+    executable = CHROMIUM if nice is None else _niced_chromium(nice)
     return await playwright.chromium.launch(
-        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", *extra]
+        executable_path=executable, args=["--no-sandbox", "--disable-gpu", *extra]
     )
 
 
@@ -279,7 +292,7 @@ async def load_sessions(url: str, texts: list[str]) -> list[dict]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await _launch(playwright, *LOAD_CLIENT_ARGS)
+        browser = await _launch(playwright, *LOAD_CLIENT_ARGS, nice=LOAD_CLIENT_NICE)
         try:
             return await asyncio.gather(*(_analyse_in_session(browser, url, text) for text in texts))
         finally:
@@ -583,8 +596,8 @@ def main(argv=None) -> int:
             sessions = asyncio.run(load_sessions(url, texts))
             problems = check_sessions(sessions, expected)
             result = {
-                "client": f"one chromium process, {args.sessions} browser contexts (one page each), all at once, "
-                f"chromium flags {' '.join(LOAD_CLIENT_ARGS)}",
+                "client": f"one chromium process at nice {LOAD_CLIENT_NICE}, {args.sessions} browser contexts (one page "
+                f"each), all at once, chromium flags {' '.join(LOAD_CLIENT_ARGS)}",
                 "sessions": sessions,
                 "n_sessions": len(sessions),
                 "correct_sessions": sum(not check_sessions([s], expected) for s in sessions),

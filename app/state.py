@@ -129,7 +129,7 @@ def server_panel() -> None:
 def _configure_threads() -> int:
     """Torch threads per computation: every core for one visitor on loopback; one on an exposed
     server, where many visitors' jobs share the cores and two threads each oversubscribe them
-    (30 sessions on 2 cores: p95 per analysis 7.2 s with 2 threads, 2.8 s with 1; README)."""
+    (30 sessions on 2 cores: p95 per analysis 4.5 s with 2 threads, 1.5 s with 1; README)."""
     import torch
 
     default = 1 if server_is_exposed() else max(1, os.cpu_count() or 2)

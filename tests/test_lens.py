@@ -252,7 +252,7 @@ def test_cli_corpus_on_a_file_and_bad_files(tmp_path, capsys, minilm_tokenizer, 
     tiny_vocab_classifier().save_pretrained(model_dir)
     minilm_tokenizer.save_pretrained(model_dir)
     data = tmp_path / "mine.csv"
-    data.write_text("text,label\n" + "".join(f"\"{t}\",{i % 2}\n" for i, t in enumerate(POSITIVE + NEGATIVE)))
+    data.write_text("text,label\n" + "".join(f'"{t}",{i % 2}\n' for i, t in enumerate(POSITIVE + NEGATIVE)))
     out = tmp_path / "out"
     argv = ["corpus", "--task", "sst2", "--model", str(model_dir), "--input", str(data), "--speedup", "2"]
     assert cli.main([*argv, "--out", str(out), "--min-count", "1"]) == 0
@@ -282,9 +282,13 @@ def test_lens_figures_show_their_tables(tiny_lens):
     assert {t.name for t in lines.data} == set(lens.agreement.pair)
     words = lenses.word_type_table(lens.tokens, min_count=2)
     bars = lens_plots.word_type_bars(words, "eliminated_first", top=3, title="t")
-    assert list(bars.data[0].x)[::-1] == list(words.nlargest(3, ["eliminated_first", "count"]).eliminated_first)
+    assert list(bars.data[0].x)[::-1] == list(
+        words.nlargest(3, ["eliminated_first", "count"]).eliminated_first
+    )
     by_length = lenses.metric_by_length(lens.examples, SST2)
     grouped = lens_plots.length_metric_bars(by_length, "accuracy")
     assert [t.name for t in grouped.data] == ["unpruned", "pruned"]
-    position = lens_plots.survival_lines(lenses.survival_by_position(lens.tokens), x_title="decile", title="p")
+    position = lens_plots.survival_lines(
+        lenses.survival_by_position(lens.tokens), x_title="decile", title="p"
+    )
     assert len(position.data) == lens.num_layers

@@ -59,7 +59,7 @@ def test_readme_corpus_findings_are_the_stored_summary():
         return f"{100 * kept[layer][category]:.0f}%"
 
     for phrase in (
-        f"After layer 1, {pct(1, 'other word')} of the \"other\n  words\" are kept but {pct(1, 'stop word')} of stop words "
+        f'After layer 1, {pct(1, "other word")} of the "other\n  words" are kept but {pct(1, "stop word")} of stop words '
         f"and {pct(1, 'sub-word')} of sub-word pieces",
         f"{pct(3, 'other word')} of the other\n  words against {pct(3, 'stop word')} of stop words, "
         f"{pct(3, 'punctuation')} of punctuation and {pct(3, 'sub-word')} of sub-word pieces",
@@ -69,15 +69,26 @@ def test_readme_corpus_findings_are_the_stored_summary():
     flips = summary["flips"]
     broke = sum(f["effect"] == "broke" for f in flips)
     fixed = sum(f["effect"] == "fixed" for f in flips)
-    assert f"{len(flips)} of 872 predictions flip under pruning: {broke} flips break a correct\n  answer, {fixed} fix" in README
+    assert (
+        f"{len(flips)} of 872 predictions flip under pruning: {broke} flips break a correct\n  answer, {fixed} fix"
+        in README
+    )
     words = {w["word"]: w for w in summary["most_kept_words"]}
-    assert all(words[w]["reached_last_layer"] == 1.0 for w in ("dull", "manages", "lacks", "worth", "amusing"))
+    assert all(
+        words[w]["reached_last_layer"] == 1.0 for w in ("dull", "manages", "lacks", "worth", "amusing")
+    )
     first = {w["word"]: w for w in summary["first_eliminated_words"]}
     assert all(first[w]["eliminated_first"] == 1.0 for w in ("end", "high", "back"))
-    assert round(first["time"]["eliminated_first"] * first["time"]["count"]) == 33 and first["time"]["count"] == 35
+    assert (
+        round(first["time"]["eliminated_first"] * first["time"]["count"]) == 33
+        and first["time"]["count"] == 35
+    )
     agreement = {(a["pair"], a["layer"]): a["jaccard"] for a in summary["agreement"]}
     acc_power = [agreement[("acc vs attention", layer)] for layer in range(2, 6)]
-    assert f"{agreement[('acc vs attention', 1)]:.2f} in layer 1 and {min(acc_power):.2f}–{max(acc_power):.2f}" in README
+    assert (
+        f"{agreement[('acc vs attention', 1)]:.2f} in layer 1 and {min(acc_power):.2f}–{max(acc_power):.2f}"
+        in README
+    )
     acc_cls = [agreement[("acc vs cls-attention", layer)] for layer in range(1, 6)]
     assert f"{min(acc_cls):.2f}–{max(acc_cls):.2f} (layers 1–5)" in README
 
