@@ -471,12 +471,14 @@ def lens_of(
     cache_root: str | Path | None = None,
     about: dict | None = None,
     progress: ProgressFn | None = None,
+    store: bool = True,
 ) -> tuple[Lens, Path, bool]:
     """The lens from the cache (``<ACCVIZ_CACHE>/corpus/<key>``) or computed and stored there.
 
     ``about`` (model name, command, versions, machine, ...) joins the card of a new lens. Returns
     (lens, its folder, whether it came from the cache). A cached lens that fails its checksums is
-    computed again and replaced.
+    computed again and replaced. ``store=False`` reads the cache but writes nothing (a shared server
+    keeps its visitors' lenses in memory only).
     """
     from accviz.cache import cache_dir
     from accviz.errors import CacheError
@@ -505,7 +507,8 @@ def lens_of(
             "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         }
     )
-    save_lens(lens, spec, directory)
+    if store:
+        save_lens(lens, spec, directory)
     return lens, directory, False
 
 

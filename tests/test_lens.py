@@ -228,6 +228,10 @@ def test_lens_is_cached_verified_and_rebuilt_when_corrupt(tiny_lens, minilm_toke
         model, minilm_tokenizer, corpus, SST2, **{**kwargs, "target_speedup": 3.0}
     )
     assert other_folder != folder
+    _, unstored, _ = lenses.lens_of(
+        model, minilm_tokenizer, corpus, SST2, **{**kwargs, "target_speedup": 3.5}, store=False
+    )
+    assert not unstored.exists()  # a shared server keeps its visitors' lenses in memory only
 
 
 def test_corpus_from_a_task_split_has_a_stable_fingerprint(tmp_path):

@@ -52,6 +52,7 @@ def _lens(selection, corpus, speedup: float, bar):
             loaded.model, loaded.tokenizer, corpus, selection.spec, model_fingerprint=fingerprint,
             target_speedup=speedup, strategy=selection.strategy, about={"model": selection.reference, "weights": weights},
             progress=lambda stage, done, total: bar.progress(done / max(total, 1), text=f"{done}/{total} batches"),
+            store=not state.server_is_exposed(),  # a shared server: in memory only, the disk does not fill up
         )  # fmt: skip
         return lens
 
