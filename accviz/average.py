@@ -5,14 +5,15 @@ comparisons, each a reference suite and the suites measured against it; a suite 
 to the models (fine-tuning seeds) whose sweeps stand for it. For suite s, task t, seed i and
 target speedup x (each task's primary metric, in points):
 
-    baseline_t   = the reference suite's unpruned value of t, mean over its seeds
+    baseline_t   = the reference suite's unpruned value of t, mean over the seeds used
     D_i(s, x)    = mean over tasks t of (baseline_t - value_{t,i}(s, x))   seeds paired by position
     reported     = mean over i of D_i(s, x), and its standard deviation over seeds (ddof 1)
 
 so a suite fine-tuned with elimination pays for any loss it has at 1x. A task whose reference
 baseline is below its floor in ``min_reference`` (RTE near chance: 60) is left out of the
-average and named in ``left_out``; only tasks with a sweep in every suite are averaged, and a
-suite uses as many seeds as its task with the fewest.
+average and named in ``left_out``; only tasks with a sweep in every suite are averaged, and only
+the seed positions with a sweep in every suite and task are used (a missing seed never shifts the
+others out of their pairs).
 """
 
 from __future__ import annotations
@@ -116,21 +117,30 @@ def average_drop_table(table: pd.DataFrame, comparisons: list[Comparison]) -> pd
     columns = [_column(s) for s in SPEEDUPS]
     rows = []
     for comparison in comparisons:
-        available = {
-            suite: {task: [m for m in models if (m, task, "acc") in curves] for task, models in tasks.items()}
-            for suite, tasks in comparison.suites.items()
-        }
+
+        def model_at(suite: str, task: str, i: int, comparison=comparison) -> str | None:
+            """Seed position i of a suite's task, if its sweep exists (positions never shift)."""
+            models = comparison.suites[suite].get(task, ())
+            return models[i] if i < len(models) and (models[i], task, "acc") in curves else None
+
+        longest = max((len(m) for tasks_ in comparison.suites.values() for m in tasks_.values()), default=0)
         tasks = sorted(
-            t
-            for t in comparison.suites[comparison.reference]
-            if all(available[s].get(t) for s in comparison.suites)
-        )
-        # every suite uses the same seeds, as many as the task and suite with the fewest
-        seeds = min((len(available[s][t]) for s in comparison.suites for t in tasks), default=0)
+            t for t in comparison.suites[comparison.reference]
+            if all(any(model_at(s, t, i) is not None for i in range(longest)) for s in comparison.suites)
+        )  # fmt: skip
+        # the seed positions with a sweep in every suite and task: those are paired and averaged
+        positions = [
+            i
+            for i in range(longest)
+            if all(model_at(s, t, i) is not None for s in comparison.suites for t in tasks)
+        ]
+        seeds = len(positions)
+        if not seeds:
+            continue
         baselines = {
             t: float(
                 np.mean(
-                    [curves[(m, t, "acc")]["baseline"] for m in available[comparison.reference][t][:seeds]]
+                    [curves[(model_at(comparison.reference, t, i), t, "acc")]["baseline"] for i in positions]
                 )
             )
             for t in tasks
@@ -143,8 +153,8 @@ def average_drop_table(table: pd.DataFrame, comparisons: list[Comparison]) -> pd
             strategies = sorted({s for (_, t, s) in curves if t in tasks}, key=strategy_rank)
             for strategy in strategies:
                 per_seed = []  # D_i at every speedup
-                for i in range(seeds):
-                    found = [curves.get((available[suite][t][i], t, strategy)) for t in tasks]
+                for i in positions:
+                    found = [curves.get((model_at(suite, t, i), t, strategy)) for t in tasks]
                     if any(c is None for c in found):
                         break
                     per_seed.append(

@@ -37,7 +37,7 @@ class Corpus:
     texts_b: tuple[str, ...] | None  # (N,) for sentence pairs
     labels: tuple | None  # (N,) class ids or scores; None when the source has none
     source: str  # what it is, for cards and captions
-    fingerprint: str  # sha256 of the content: the cache key of a user's file
+    fingerprint: str  # sha256 of the content, how it was read and for which task: the cache key
 
     def __len__(self) -> int:
         return len(self.texts_a)
@@ -45,7 +45,7 @@ class Corpus:
 
 def corpus_from_task_data(data) -> Corpus:
     """A task split (``accviz.data.TaskData``) as a corpus; its fingerprint is its source's."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"{data.task}\x00".encode())
     for i in range(len(data)):
         digest.update(data.texts_a[i].encode() + b"\x00")
         if data.texts_b is not None:
@@ -90,7 +90,10 @@ def read_corpus_file(
         texts_b=texts_b,
         labels=labels,
         source=f"your file {name} ({len(texts_a)} examples)",
-        fingerprint=hashlib.sha256(content).hexdigest(),
+        # how the bytes were read (table or lines) and for which task's labels is part of the data
+        fingerprint=hashlib.sha256(
+            content + f"\x00{Path(name).suffix.lower()}\x00{spec.name}".encode()
+        ).hexdigest(),
     )
 
 
@@ -123,7 +126,8 @@ def _read_lines(name: str, text: str, max_rows: int):
 
 
 def _read_table(name: str, text: str, delimiter: str, spec: TaskSpec, max_rows: int):
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # GLUE-style TSV: quotes are text
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True)
     try:
         header = [column.strip().lower() for column in next(reader)]
     except (StopIteration, csv.Error) as error:
@@ -173,7 +177,7 @@ def _label(name: str, line: int, value: str, spec: TaskSpec):
     names = [n.lower() for n in spec.label_names]
     if value.lower() in names:
         return names.index(value.lower())
-    if value.isdigit() and int(value) < spec.num_labels:
+    if value.isascii() and value.isdigit() and int(value) < spec.num_labels:
         return int(value)
     choices = ", ".join(f"{i} or {n!r}" for i, n in enumerate(spec.label_names))
     raise DataError(f"{name}, line {line}: label {value!r} is not one of {spec.display_name}'s ({choices}).")

@@ -265,8 +265,12 @@ def _examples_table(corpus, encoded, spec: TaskSpec, unpruned_logits, pruned_log
     )
     if spec.is_regression:
         frame["flipped"] = (frame.pruned - frame.unpruned).abs() >= REGRESSION_AGREEMENT
-        closer = (frame.pruned - frame.gold).abs() < (frame.unpruned - frame.gold).abs()
-        effect = np.where(closer, "fixed", "broke")
+        pruned_error, unpruned_error = (frame.pruned - frame.gold).abs(), (frame.unpruned - frame.gold).abs()
+        effect = np.where(
+            pruned_error < unpruned_error,
+            "fixed",
+            np.where(pruned_error > unpruned_error, "broke", "neither"),
+        )
     else:
         frame["flipped"] = frame.pruned != frame.unpruned
         effect = np.where(
@@ -484,7 +488,9 @@ def lens_of(
     from accviz.errors import CacheError
 
     parse_strategy(strategy)  # an unknown name fails before any work
-    key = lens_key(model_fingerprint, corpus.fingerprint, target_speedup, strategy, max_length)
+    key = lens_key(
+        model_fingerprint, f"{spec.name}:{corpus.fingerprint}", target_speedup, strategy, max_length
+    )
     directory = Path(cache_root) if cache_root is not None else cache_dir() / "corpus"
     directory = directory / key
     if (directory / "card.json").exists():

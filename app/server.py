@@ -185,10 +185,10 @@ class BoundedCache:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable):
+    def get(self, key: Hashable, default=None):
         with self._lock:
             if key not in self._items:
-                return None
+                return default
             self._items.move_to_end(key)
             return self._items[key][0]
 

@@ -26,6 +26,7 @@ T = TypeVar("T")
 # The server's work queues: quick per-input analyses, and the heavy jobs (live accuracy, latency,
 # Integrated Gradients), so a long measurement never holds up everyone's Explore page.
 QUEUES = ("analysis", "measurement")
+MISSING = object()  # a cache miss (a cached result may itself be None)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
@@ -92,12 +93,12 @@ def in_line(queue: str) -> Iterator[Turn]:
 def cached_in_line(key: Hashable, compute: Callable[[], T], queue: str = "analysis") -> T:
     """``compute()``'s result for ``key``: from the bounded cache, else computed in its turn."""
     cache = result_cache()
-    hit = cache.get(key)
-    if hit is not None:
+    hit = cache.get(key, MISSING)
+    if hit is not MISSING:
         return hit
     with in_line(queue) as turn:
-        hit = cache.get(key)  # computed by a visitor ahead in the line while this one waited
-        if hit is not None:
+        hit = cache.get(key, MISSING)  # computed by a visitor ahead in the line while this one waited
+        if hit is not MISSING:
             turn.outcome = "cached"
             return hit
         value = compute()

@@ -364,3 +364,20 @@ def test_gpu_benchmark_skips_without_cuda_and_its_smoke_runs_anywhere(tmp_path, 
     table = pd.read_csv(tmp_path / "smoke" / "gpu.csv")
     assert {"fp32", "bf16"} == set(table.dtype) and (table.measured_speedup > 0).all()
     assert {"device", "batch", "target", "estimated_speedup", "measured_over_estimated"} <= set(table.columns)
+
+
+def test_a_missing_seed_does_not_shift_the_others_out_of_their_pairs():
+    from accviz.average import Comparison, average_drop_table
+
+    table = pd.DataFrame(
+        [
+            _accuracy_row("p0", "sst2", "accuracy", "acc", [90, 90, 90, 90, 90]),
+            _accuracy_row("p1", "sst2", "accuracy", "acc", [80, 80, 80, 80, 80]),
+            _accuracy_row("e1", "sst2", "accuracy", "acc", [79, 79, 79, 79, 79]),  # e0 has no sweep
+        ]
+    )
+    suites = {"plain": {"sst2": ("p0", "p1")}, "elim": {"sst2": ("e0", "e1")}}
+    rows = average_drop_table(table, [Comparison("c", "plain", suites, {})])
+    # seed 1 only: baseline 80 (p1), elim e1 is 1 point below; pairing e1 with p0 would say 11
+    elim = rows[rows.suite == "elim"].iloc[0]
+    assert elim["seeds"] == 1 and elim["drop_1x"] == pytest.approx(1.0)

@@ -296,3 +296,16 @@ def test_lens_figures_show_their_tables(tiny_lens):
         lenses.survival_by_position(lens.tokens), x_title="decile", title="p"
     )
     assert len(position.data) == lens.num_layers
+
+
+def test_odd_labels_quotes_in_tsv_and_what_the_fingerprint_covers():
+    with pytest.raises(DataError, match=r"odd.csv, line 2: label '²' is not one of"):
+        read_corpus_file("odd.csv", SST2, content="text,label\nhi,²\n".encode())
+    quoted = read_corpus_file("q.tsv", SST2, content=b'text\tlabel\n"a quote\t1\nplain\t0\n')
+    assert quoted.texts_a == ('"a quote', "plain")  # GLUE-style TSV: a quote is text
+    content = b"text\nsame bytes\n"
+    as_table = read_corpus_file("a.csv", SST2, content=content)
+    as_lines = read_corpus_file("a.txt", SST2, content=content)
+    other_task = read_corpus_file("a.csv", get_task("cola"), content=content)
+    assert len({as_table.fingerprint, as_lines.fingerprint, other_task.fingerprint}) == 3
+    assert as_lines.texts_a == ("text", "same bytes") and as_table.texts_a == ("same bytes",)

@@ -56,7 +56,7 @@ def _lens(selection, corpus, speedup: float, bar):
         )  # fmt: skip
         return lens
 
-    key = ("lens", fingerprint, corpus.fingerprint, float(speedup), selection.strategy)
+    key = ("lens", fingerprint, selection.spec.name, corpus.fingerprint, float(speedup), selection.strategy)
     return state.cached_in_line(key, compute, "measurement")
 
 
