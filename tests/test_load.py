@@ -91,6 +91,8 @@ def test_memory_stops_growing_under_distinct_long_inputs(app_env, long_input_mod
         assert process.poll() is None
     summary = soak_summary(soaked["rss_after_each_mib"], soaked["warm_rss_mib"], window=20)
     print(json.dumps(summary))
-    # caching the maps would add 48 MiB per input: ~1.9 GiB over 40 inputs, ~960 MiB over the last 20
+    # caching the maps added ~31 MiB per input here (+1.26 GiB over 40 inputs, checked by hand with
+    # the old cache): the last 20 inputs' mean would sit ~600 MiB above the 20 before. Now the
+    # growth is the allocator's and Python's saw-tooth: tens of MiB, up to ~160 MiB peak in CI.
     assert summary["growth_over_warm_mib"] < 400, summary
-    assert summary["growth_between_windows_mib"] < 60, summary
+    assert summary["growth_between_windows_mib"] < 250, summary
