@@ -164,12 +164,13 @@ async def _idle(page, timeout=120_000):
     await page.wait_for_function(SCRIPT_IDLE_JS, timeout=timeout)
 
 
-async def _metric(page, label: str) -> str:
+async def _metric(page, label: str, part: str = "stMetricValue") -> str:
+    """The value (or, with part="stMetricDelta", the delta) of the metric whose label starts with ``label``."""
     label_element = page.locator('[data-testid="stMetricLabel"]').get_by_text(
         re.compile("^" + re.escape(label))
     )
     card = page.locator('[data-testid="stMetric"]').filter(has=label_element).first
-    return await card.locator('[data-testid="stMetricValue"]').inner_text(timeout=120_000)
+    return await card.locator(f'[data-testid="{part}"]').inner_text(timeout=120_000)
 
 
 async def _wait_metric_change(page, label: str, old: str, timeout_s: float = 60) -> float:
@@ -179,14 +180,6 @@ async def _wait_metric_change(page, label: str, old: str, timeout_s: float = 60)
             return time.perf_counter() - started
         await page.wait_for_timeout(10)
     raise TimeoutError(f"metric {label!r} did not change")
-
-
-async def _metric_delta(page, label: str) -> str:
-    label_element = page.locator('[data-testid="stMetricLabel"]').get_by_text(
-        re.compile("^" + re.escape(label))
-    )
-    card = page.locator('[data-testid="stMetric"]').filter(has=label_element).first
-    return await card.locator('[data-testid="stMetricDelta"]').inner_text(timeout=120_000)
 
 
 async def _survivors(page) -> list[str]:
@@ -204,9 +197,9 @@ async def read_explore(page) -> dict:
     return {
         "shown_text": await page.locator("textarea").first.input_value(),
         "unpruned": await _metric(page, "Unpruned"),
-        "unpruned_delta": await _metric_delta(page, "Unpruned"),
+        "unpruned_delta": await _metric(page, "Unpruned", "stMetricDelta"),
         "pruned": await _metric(page, "Pruned"),
-        "pruned_delta": await _metric_delta(page, "Pruned"),
+        "pruned_delta": await _metric(page, "Pruned", "stMetricDelta"),
         "survivors": await _survivors(page),
     }
 

@@ -20,7 +20,7 @@ from typing import TypeVar
 import streamlit as st
 
 from accviz.errors import AccvizError
-from app.server import BoundedCache, Metrics, Turn, WorkQueue, cache_bytes, summarize
+from app.server import BoundedCache, Metrics, Turn, WorkQueue, cache_bytes
 
 T = TypeVar("T")
 # The server's work queues: quick per-input analyses, and the heavy jobs (live accuracy, latency,
@@ -120,7 +120,7 @@ def server_panel() -> None:
         )
         rows = [
             {"what": key, **{k: round(v, 3) for k, v in stats.items()}}
-            for key, stats in summarize(metrics().records()).items()
+            for key, stats in metrics().summary().items()
         ]
         if rows:
             st.dataframe(rows, hide_index=True)

@@ -141,3 +141,21 @@ def app_env(tmp_path_factory, minilm_tokenizer):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def occupy(queue, hold_s: float = 10):
+    """Another visitor's long job: a thread holds ``queue``'s turn (an ``app.server.WorkQueue``)
+    until the returned event is set, or ``hold_s`` passes. Returns (release event, thread)."""
+    import threading
+
+    release, holding = threading.Event(), threading.Event()
+
+    def hold():
+        with queue.turn(timeout_s=hold_s):
+            holding.set()
+            release.wait(hold_s)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    return release, holder

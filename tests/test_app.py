@@ -254,23 +254,14 @@ def test_explore_caches_no_attention_maps_and_the_head_view_computes_one(app_env
 
 
 def test_a_visitor_who_waits_too_long_gets_a_message_and_the_server_goes_on(app_env, monkeypatch):
-    import threading
-
     from app import state
+
+    from .conftest import occupy
 
     at = run_page("explore")
     at.selectbox(key="explore_example").set_value("(type your own)").run()
     key = [t.key for t in at.text_area][0]
-    release, holding = threading.Event(), threading.Event()
-
-    def occupy():  # another visitor's long job
-        with state.work_queue("analysis").turn(timeout_s=30):
-            holding.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=occupy)
-    holder.start()
-    holding.wait(10)
+    release, holder = occupy(state.work_queue("analysis"), hold_s=30)  # another visitor's long job
     monkeypatch.setenv("ACCVIZ_QUEUE_TIMEOUT_S", "1")
     try:
         at.text_area(key=key).set_value("a text no one has analysed before , queued").run()

@@ -10,6 +10,8 @@ import pytest
 
 from app.server import BoundedCache, Metrics, ServerBusy, WorkQueue, nbytes, summarize
 
+from .conftest import occupy
+
 
 def test_queue_runs_jobs_one_at_a_time_in_arrival_order():
     queue = WorkQueue("test", Metrics())
@@ -42,17 +44,7 @@ def test_queue_runs_jobs_one_at_a_time_in_arrival_order():
 def test_a_waiting_job_sees_how_many_are_ahead_and_is_dropped_past_the_limit():
     metrics = Metrics()
     queue = WorkQueue("test", metrics)
-    release = threading.Event()
-    holding = threading.Event()
-
-    def hold():
-        with queue.turn(timeout_s=10):
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    holding.wait(5)
+    release, holder = occupy(queue)
     seen = []
     started = time.perf_counter()
     with pytest.raises(ServerBusy, match="1 request"):
@@ -71,16 +63,7 @@ def test_a_waiting_job_sees_how_many_are_ahead_and_is_dropped_past_the_limit():
 
 def test_an_abandoned_wait_frees_its_place():
     queue = WorkQueue("test")
-    release, holding = threading.Event(), threading.Event()
-
-    def hold():
-        with queue.turn(timeout_s=10):
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    holding.wait(5)
+    release, holder = occupy(queue)
 
     def give_up(ahead: int):
         raise KeyboardInterrupt  # what Streamlit does to a script whose visitor moved on
