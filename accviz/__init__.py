@@ -1,11 +1,11 @@
 """accviz: latency-adjustable BERT by Attention Context Contribution (ACC) word-vector elimination."""
 
 from accviz.errors import AccvizError, CacheError, DataError, ModelLoadError, ProfileError
-from accviz.flops import EncoderShape, FlopsEstimate, estimate_flops, estimated_speedup, unpruned_flops
-from accviz.profile import EliminationProfile, geometric_profile, tilt_profile
-from accviz.pruned import LayerTrace, PrunedBert, PrunedOutput, select_kept
-from accviz.scoring import STRATEGIES, TokenScorer, get_scorer
-from accviz.speedup import SolvedProfile, solve_profile
+from accviz.method.flops import EncoderShape, FlopsEstimate, estimate_flops, estimated_speedup, unpruned_flops
+from accviz.method.profile import EliminationProfile, geometric_profile, tilt_profile
+from accviz.method.pruned import LayerTrace, PrunedBert, PrunedOutput, select_kept
+from accviz.method.scoring import STRATEGIES, TokenScorer, get_scorer
+from accviz.method.speedup import SolvedProfile, solve_profile
 
 __version__ = "0.1.0"
 

@@ -10,13 +10,13 @@ fidelity  BERT-base and all-MiniLM-L6-v2, lengths 64/128/256, batch 1 and 16, ta
           profiles and scored on held-out ones.
 accuracy  pivots the sweeps that ``accviz sweep`` wrote to cached_runs/*/sweep.csv: metric at
           1/1.5/2/3/4x per strategy, and the speedup reachable within 0.75 points of the baseline;
-          and the average drop over tasks per training suite (cached_runs/suites.json, accviz.average).
-int8      int8 weights × elimination against fp32 unpruned (``accviz.bench_int8``).
-frontier  the levers of cached_runs/frontier.json over seeds, and their envelope (``accviz.frontier``).
-gpu       BERT-base on a GPU, fp32 and bf16 (``accviz.bench_gpu``); skipped without CUDA.
+          and the average drop over tasks per training suite (cached_runs/suites.json, accviz.measure.average).
+int8      int8 weights × elimination against fp32 unpruned (``accviz.measure.int8``).
+frontier  the levers of cached_runs/frontier.json over seeds, and their envelope (``accviz.measure.frontier``).
+gpu       BERT-base on a GPU, fp32 and bf16 (``accviz.measure.gpu``); skipped without CUDA.
 report    prints the stored tables as Markdown (what the README shows); measures nothing.
 
-Latencies are medians of interleaved rounds (``accviz.latency``); every ratio is measured in one
+Latencies are medians of interleaved rounds (``accviz.measure.latency``); every ratio is measured in one
 run, so a busy shared machine slows both sides alike. Tables go to ``--out`` as CSV plus a JSON
 card saying what produced them. ``--smoke`` runs a tiny 2-layer model in seconds (for tests).
 """
@@ -40,7 +40,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from accviz.average import (
+from accviz.data.tasks import TASKS
+from accviz.errors import AccvizError
+from accviz.measure.average import (
     MAX_DROP_POINTS,
     SUITES_FILE,
     average_drop_markdown,
@@ -48,9 +50,7 @@ from accviz.average import (
     read_comparisons,
     speedup_at_drop,
 )
-from accviz.errors import AccvizError
-from accviz.flops import EncoderShape, estimated_speedup
-from accviz.latency import (
+from accviz.measure.latency import (
     LatencyRecord,
     LatencyStats,
     evaluate_held_out,
@@ -59,11 +59,11 @@ from accviz.latency import (
     mean_abs_percent_error,
     measured_speedup,
 )
-from accviz.profile import DEFAULT_FAMILY
-from accviz.pruned import PrunedBert
-from accviz.scoring import get_scorer, strategy_label, strategy_rank
-from accviz.speedup import SolvedProfile, solve_profile
-from accviz.tasks import TASKS
+from accviz.method.flops import EncoderShape, estimated_speedup
+from accviz.method.profile import DEFAULT_FAMILY
+from accviz.method.pruned import PrunedBert
+from accviz.method.scoring import get_scorer, strategy_label, strategy_rank
+from accviz.method.speedup import SolvedProfile, solve_profile
 
 # --- The sweep table's columns (written by ``accviz sweep``); aligned here, in one place. -----
 SWEEP_FILE = "sweep.csv"
@@ -1050,7 +1050,7 @@ def int8_predictor_markdown(table: pd.DataFrame) -> str:
 
 
 def _frontier_markdown(table: pd.DataFrame) -> str:
-    from accviz.frontier import frontier_markdown  # it reads tables this module writes
+    from accviz.measure.frontier import frontier_markdown  # it reads tables this module writes
 
     return frontier_markdown(table)
 
@@ -1123,15 +1123,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "accuracy" in chosen:
             run_accuracy(args.cached_runs, out_dir, **common)
         if "int8" in chosen:
-            from accviz.bench_int8 import INT8_FULL, INT8_SMOKE, run_int8  # it builds on this module
+            from accviz.measure.int8 import INT8_FULL, INT8_SMOKE, run_int8  # it builds on this module
 
             run_int8(INT8_SMOKE if args.smoke else INT8_FULL, out_dir, **common)
         if "frontier" in chosen:
-            from accviz.frontier import run_frontier
+            from accviz.measure.frontier import run_frontier
 
             run_frontier(args.cached_runs, out_dir, **common)
         if "gpu" in chosen:
-            from accviz.bench_gpu import GPU_FULL, GPU_SMOKE, run_gpu
+            from accviz.measure.gpu import GPU_FULL, GPU_SMOKE, run_gpu
 
             run_gpu(GPU_SMOKE if args.smoke else GPU_FULL, out_dir, **common)
     except AccvizError as error:

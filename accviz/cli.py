@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 
 from accviz.errors import AccvizError, TrainingPaused
-from accviz.profile import DEFAULT_FAMILY, FAMILIES
-from accviz.quantize import SCHEMES
-from accviz.scoring import STRATEGY_ORDER, parse_strategy
+from accviz.method.profile import DEFAULT_FAMILY, FAMILIES
+from accviz.method.quantize import SCHEMES
+from accviz.method.scoring import STRATEGY_ORDER, parse_strategy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXIT_PAUSED = 3  # a --resumable fine-tune stopped at its --time-budget: run it again with --resume
@@ -55,8 +55,8 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _load(model: str | None, num_labels=None, allow_pickle=False):
-    from accviz.loading import load_model
-    from accviz.models import resolve_model
+    from accviz.store.checkpoints import resolve_model
+    from accviz.store.loading import load_model
 
     return load_model(
         resolve_model(model), num_labels=num_labels, allow_pickle=allow_pickle, attn_implementation="sdpa"
@@ -65,7 +65,7 @@ def _load(model: str | None, num_labels=None, allow_pickle=False):
 
 def _int8_config(args):
     """The --int8 choice as an ``Int8Config``, or None for fp32 weights."""
-    from accviz.quantize import Int8Config, parse_keep_fp32
+    from accviz.method.quantize import Int8Config, parse_keep_fp32
 
     if not args.int8:
         return None
@@ -74,7 +74,7 @@ def _int8_config(args):
 
 def _load_for_inference(args):
     """(loaded, model to run, fp32 model): the model to run has int8 weights when --int8 is given."""
-    from accviz.quantize import quantize_int8
+    from accviz.method.quantize import quantize_int8
 
     loaded = _load(args.model, allow_pickle=args.allow_pickle)
     config = _int8_config(args)
@@ -83,7 +83,7 @@ def _load_for_inference(args):
 
 def _load_data(task: str, args):
     """The split asked for, cut to --max-examples (a seeded subset) when given."""
-    from accviz.data import load_split
+    from accviz.data.splits import load_split
 
     data = load_split(task, args.split, glue_dir=args.glue_dir)
     if args.max_examples and args.max_examples < len(data):
@@ -145,7 +145,7 @@ def _open_when_ready(url: str, process: subprocess.Popen, timeout_s: float = 120
 
 
 def cmd_prepare(args) -> int:
-    from accviz.models import prepare_default_model
+    from accviz.store.checkpoints import prepare_default_model
 
     path = prepare_default_model(progress=_tqdm_progress())
     print(f"default model ready: {path}")
@@ -161,9 +161,9 @@ def cmd_finetune(args) -> int:
     from dataclasses import replace
 
     _no_searched_family(args, "finetune")
-    from accviz.cache import read_card
-    from accviz.finetune import FinetuneConfig, SpeedupSchedule
-    from accviz.models import prepare_finetuned
+    from accviz.store.cache import read_card
+    from accviz.store.checkpoints import prepare_finetuned
+    from accviz.train.finetune import FinetuneConfig, SpeedupSchedule
 
     config = replace(
         FinetuneConfig(),
@@ -210,8 +210,8 @@ def cmd_finetune(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from accviz.evaluate import evaluate_split
-    from accviz.tasks import get_task
+    from accviz.data.tasks import get_task
+    from accviz.measure.evaluate import evaluate_split
 
     _no_searched_family(args, "eval")
     spec = get_task(args.task)
@@ -248,8 +248,8 @@ def cmd_eval(args) -> int:
 
 def _training_summary(model_dir: Path) -> dict | None:
     """The fine-tuning recipe from an accviz checkpoint's card; None for any other checkpoint."""
-    from accviz.cache import read_card
     from accviz.errors import CacheError
+    from accviz.store.cache import read_card
 
     try:
         card = read_card(model_dir, verify=False)
@@ -266,8 +266,8 @@ def _reference_config(model_dir: Path, config):
     """The deeper base model's config when this checkpoint was cut to fewer layers (--layers); else None."""
     import copy
 
-    from accviz.cache import read_card
     from accviz.errors import CacheError
+    from accviz.store.cache import read_card
 
     try:
         base_layers = read_card(model_dir, verify=False).get("base_num_layers")
@@ -281,11 +281,11 @@ def _reference_config(model_dir: Path, config):
 
 
 def cmd_sweep(args) -> int:
-    from accviz.finetune import library_versions, machine_description
-    from accviz.models import resolve_model
-    from accviz.quantize import int8_config_of
-    from accviz.search import read_searched
-    from accviz.sweep import run_sweep, sweep_dir, write_sweep
+    from accviz.measure.sweep import run_sweep, sweep_dir, write_sweep
+    from accviz.method.quantize import int8_config_of
+    from accviz.method.search import read_searched
+    from accviz.store.checkpoints import resolve_model
+    from accviz.train.finetune import library_versions, machine_description
 
     loaded, model, fp32_model = _load_for_inference(args)
     data = _load_data(args.task, args)
@@ -342,10 +342,10 @@ def held_out_train_slice(args, model_dir: Path, examples: int, seed: int = 1234)
     """``examples`` train examples the checkpoint was not fine-tuned on (never dev), and a note."""
     import random
 
-    from accviz.cache import read_card
-    from accviz.data import load_split
+    from accviz.data.splits import load_split
     from accviz.errors import CacheError
-    from accviz.finetune import training_subset
+    from accviz.store.cache import read_card
+    from accviz.train.finetune import training_subset
 
     train = load_split(args.task, "train", glue_dir=args.glue_dir)
     candidates = list(range(len(train)))
@@ -375,13 +375,13 @@ def held_out_train_slice(args, model_dir: Path, examples: int, seed: int = 1234)
 
 def cmd_search_profile(args) -> int:
     _no_searched_family(args, "search-profile")
-    from accviz.batching import encode_split
-    from accviz.evaluate import evaluate_encoded
-    from accviz.finetune import library_versions, machine_description
-    from accviz.models import resolve_model
-    from accviz.search import SearchedProfiles, search_profile, write_searched
-    from accviz.speedup import SolvedProfile
-    from accviz.sweep import sweep_dir
+    from accviz.data.batching import encode_split
+    from accviz.measure.evaluate import evaluate_encoded
+    from accviz.measure.sweep import sweep_dir
+    from accviz.method.search import SearchedProfiles, search_profile, write_searched
+    from accviz.method.speedup import SolvedProfile
+    from accviz.store.checkpoints import resolve_model
+    from accviz.train.finetune import library_versions, machine_description
 
     model_dir = Path(resolve_model(args.model))
     loaded = _load(args.model, allow_pickle=args.allow_pickle)
@@ -428,7 +428,7 @@ def cmd_search_profile(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from accviz.analysis import analyze_text
+    from accviz.explain.analysis import analyze_text
 
     loaded, model, _ = _load_for_inference(args)
     analysis = analyze_text(
@@ -462,7 +462,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from accviz.models import list_cached_models, models_dir
+    from accviz.store.checkpoints import list_cached_models, models_dir
 
     models = list_cached_models()
     print(f"cache: {models_dir()}")
@@ -480,11 +480,11 @@ def cmd_bench(args) -> int:
 
 
 def cmd_corpus(args) -> int:
-    from accviz import lens as lenses
-    from accviz.cache import directory_fingerprint
-    from accviz.corpus import corpus_from_task_data, read_corpus_file
-    from accviz.models import resolve_model
-    from accviz.tasks import get_task
+    from accviz.data.corpus import corpus_from_task_data, read_corpus_file
+    from accviz.data.tasks import get_task
+    from accviz.explain import lens as lenses
+    from accviz.store.cache import directory_fingerprint
+    from accviz.store.checkpoints import resolve_model
 
     spec = get_task(args.task)
     if args.input:  # a bad file fails here, before any model is loaded

@@ -397,7 +397,7 @@ async def corpus_timings(url: str, task: str = "sst2") -> dict:
     computed cold), from a slider step to the figures at the new speedup (cold), and back (cached)."""
     from playwright.async_api import async_playwright
 
-    from accviz.tasks import TASKS
+    from accviz.data.tasks import TASKS
 
     async with async_playwright() as playwright:
         browser = await _launch(playwright)
@@ -431,7 +431,7 @@ async def corpus_timings(url: str, task: str = "sst2") -> dict:
 
 
 def _write(name: str, payload: dict) -> Path:
-    from accviz.finetune import library_versions, machine_description
+    from accviz.train.finetune import library_versions, machine_description
 
     out = REPO_ROOT / "cached_runs" / "bench"
     out.mkdir(parents=True, exist_ok=True)
@@ -449,10 +449,10 @@ def _write(name: str, payload: dict) -> Path:
 
 def served_model():
     """The model and task label names the app opens on, as ``app.state`` picks them."""
-    from accviz.cache import read_card
-    from accviz.loading import load_model
-    from accviz.models import default_model_dir
-    from accviz.tasks import TASKS
+    from accviz.data.tasks import TASKS
+    from accviz.store.cache import read_card
+    from accviz.store.checkpoints import default_model_dir
+    from accviz.store.loading import load_model
 
     reference = os.environ.get("ACCVIZ_MODEL") or str(default_model_dir())
     loaded = load_model(reference, attn_implementation="sdpa")
@@ -467,7 +467,7 @@ def served_model():
 
 def expected_answers(texts: list[str], speedup: float = 2.0, strategy: str = "acc") -> dict[str, dict]:
     """The engine's answer for each text, as Explore shows it at its default speedup and strategy."""
-    from accviz.analysis import analyze_text
+    from accviz.explain.analysis import analyze_text
 
     loaded, label_names = served_model()
     return {
@@ -602,7 +602,7 @@ def main(argv=None) -> int:
                 "server_alive": process.poll() is None,
             }
         else:
-            from accviz.scoring import STRATEGY_ORDER
+            from accviz.method.scoring import STRATEGY_ORDER
 
             texts = distinct_texts(args.inputs, args.words)
             soaked = asyncio.run(soak(url, process.pid, texts, strategies=len(STRATEGY_ORDER)))

@@ -142,13 +142,13 @@ def _configure_threads() -> int:
 @dataclass(frozen=True)
 class ModelChoice:
     label: str
-    reference: str  # what accviz.loading.load_model takes
+    reference: str  # what accviz.store.loading.load_model takes
 
 
 def model_choices() -> list[ModelChoice]:
     """The default, cached fine-tuned checkpoints, ACCVIZ_MODEL and the allow-list."""
-    from accviz.models import default_model_dir, list_cached_models
-    from accviz.safety import allowed_models
+    from accviz.store.checkpoints import default_model_dir, list_cached_models
+    from accviz.store.safety import allowed_models
 
     choices = []
     forced = os.environ.get("ACCVIZ_MODEL")
@@ -165,7 +165,7 @@ def model_choices() -> list[ModelChoice]:
 
 @st.cache_resource(show_spinner="Loading the model (once per server)…")
 def _load_fp32(reference: str, allow_pickle: bool):
-    from accviz.loading import load_model
+    from accviz.store.loading import load_model
 
     loaded = load_model(reference, allow_pickle=allow_pickle, attn_implementation="sdpa")
     loaded.model.eval()
@@ -176,7 +176,7 @@ def _load_fp32(reference: str, allow_pickle: bool):
 def _load_int8(reference: str, allow_pickle: bool):
     from dataclasses import replace
 
-    from accviz.quantize import quantize_int8
+    from accviz.method.quantize import quantize_int8
 
     loaded = _load_fp32(reference, allow_pickle)
     return replace(loaded, model=quantize_int8(loaded.model))
@@ -189,7 +189,7 @@ def load_model_cached(reference: str, allow_pickle: bool = False, int8: bool = F
 
 def ensure_default_model(reference: str) -> None:
     """Builds the default model on first start, with a progress bar and the time left."""
-    from accviz.models import default_model_dir, prepare_default_model
+    from accviz.store.checkpoints import default_model_dir, prepare_default_model
 
     if Path(reference) != default_model_dir() or (default_model_dir() / "card.json").exists():
         return
@@ -219,12 +219,12 @@ def ensure_default_model(reference: str) -> None:
 class Selection:
     """What the sidebar picked."""
 
-    loaded: object  # accviz.loading.LoadedModel
-    spec: object  # accviz.tasks.TaskSpec
+    loaded: object  # accviz.store.loading.LoadedModel
+    spec: object  # accviz.data.tasks.TaskSpec
     strategy: str
     reference: str
     allow_pickle: bool
-    int8: bool = False  # int8 weights in the linear layers (accviz.quantize)
+    int8: bool = False  # int8 weights in the linear layers (accviz.method.quantize)
 
 
 SPEEDUP_RANGE = (1.0, 5.0)
@@ -232,7 +232,7 @@ SPEEDUP_SLIDERS = ("explore_speedup", "tradeoff_speedup", "corpus_speedup")
 
 
 def strategy_choices() -> list[str]:
-    from accviz.scoring import STRATEGIES
+    from accviz.method.scoring import STRATEGIES
 
     return [*STRATEGIES, "acc+fuse"]
 
@@ -276,8 +276,8 @@ def apply_link() -> None:
 
 def sidebar() -> Selection:
     """Model, task and strategy pickers; stops the page with an error if the model can't be used."""
-    from accviz.scoring import strategy_description
-    from accviz.tasks import TASKS, get_task
+    from accviz.data.tasks import TASKS, get_task
+    from accviz.method.scoring import strategy_description
 
     _configure_threads()
     apply_link()
@@ -345,7 +345,7 @@ def sidebar() -> Selection:
 
 
 def _card_task(reference: str) -> str | None:
-    from accviz.cache import read_card
+    from accviz.store.cache import read_card
 
     try:
         return read_card(Path(reference), verify=False).get("task")
@@ -356,7 +356,7 @@ def _card_task(reference: str) -> str | None:
 @st.cache_data(show_spinner=False, max_entries=16)
 def dev_split(task: str):
     """The task's dev split (or None with the reason) from the GLUE folder, the hub or the embedded default."""
-    from accviz.data import load_split
+    from accviz.data.splits import load_split
 
     try:
         return load_split(task, "dev"), None

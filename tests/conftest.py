@@ -107,14 +107,14 @@ def write_glue_fixture(root: Path, rows: int = 48) -> Path:
 
 @pytest.fixture(scope="session")
 def app_env(tmp_path_factory, minilm_tokenizer):
-    from accviz.data import load_split
-    from accviz.sweep import run_sweep, sweep_dir, write_sweep
+    from accviz.data.splits import load_split
+    from accviz.measure.sweep import run_sweep, sweep_dir, write_sweep
 
     root = tmp_path_factory.mktemp("app")
     model_dir = root / "tiny-model"
     model = tiny_vocab_classifier()
     # a few steps on the fixture so predictions depend on the words (and so on which ones are pruned)
-    from accviz.finetune import FinetuneConfig, finetune
+    from accviz.train.finetune import FinetuneConfig, finetune
 
     finetune(model, minilm_tokenizer, (POSITIVE + NEGATIVE) * 8, ([1] * 3 + [0] * 3) * 8,
              FinetuneConfig(train_speedup="1.0", inplace_distill=False, epochs=6, batch_size=12, learning_rate=2e-3))  # fmt: skip

@@ -5,16 +5,16 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification, BertTokenizerFast
 
-from accviz.analysis import (
+from accviz.errors import AccvizError, ProfileError
+from accviz.explain.analysis import (
     ALL_STRATEGIES,
     TextAnalysis,
     analyze_text,
     compare_strategies,
     encode_text,
 )
-from accviz.errors import AccvizError, ProfileError
-from accviz.flops import estimate_flops, unpruned_flops
-from accviz.pruned import PrunedBert
+from accviz.method.flops import estimate_flops, unpruned_flops
+from accviz.method.pruned import PrunedBert
 
 from .conftest import tiny_bert_config
 

@@ -188,8 +188,8 @@ def test_int8_switch_changes_the_model_not_the_estimate(app_env):
 
 
 def test_tradeoff_offers_the_searched_family_when_the_model_has_one(app_env):
-    from accviz.loading import load_model
-    from accviz.search import SearchedProfiles, rescale_to_budget, write_searched
+    from accviz.method.search import SearchedProfiles, rescale_to_budget, write_searched
+    from accviz.store.loading import load_model
 
     config = load_model(str(app_env["model"])).model.config
     lengths = [12, 15, 20]

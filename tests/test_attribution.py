@@ -5,9 +5,9 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification
 
-from accviz.analysis import analyze_text
-from accviz.attribution import AttributionResult, integrated_gradients, spearman_per_layer
 from accviz.errors import AccvizError
+from accviz.explain.analysis import analyze_text
+from accviz.explain.attribution import AttributionResult, integrated_gradients, spearman_per_layer
 
 from .conftest import tiny_bert_config
 

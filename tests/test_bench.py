@@ -200,7 +200,7 @@ def _accuracy_row(model, task, metric, strategy, values, reachable=float("nan"),
 
 
 def test_average_drop_is_against_the_reference_suite_over_common_tasks():
-    from accviz.average import Comparison, average_drop_markdown, average_drop_table
+    from accviz.measure.average import Comparison, average_drop_markdown, average_drop_table
 
     table = pd.DataFrame(
         [
@@ -246,7 +246,7 @@ def test_average_drop_is_against_the_reference_suite_over_common_tasks():
 
 
 def test_average_drop_over_seeds_pairs_seeds_and_reports_the_spread():
-    from accviz.average import Comparison, average_drop_table
+    from accviz.measure.average import Comparison, average_drop_table
 
     table = pd.DataFrame(
         [
@@ -333,8 +333,8 @@ INT8_COLUMNS = {
 
 
 def test_int8_smoke_writes_the_table_the_predictor_and_a_card(tmp_path):
-    from accviz.bench_int8 import INT8_SMOKE, predict_speedup
-    from accviz.profile import EliminationProfile
+    from accviz.measure.int8 import INT8_SMOKE, predict_speedup
+    from accviz.method.profile import EliminationProfile
 
     assert bench.main(["int8", "--smoke", "--threads", "1", "--out", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "int8.csv")
@@ -367,7 +367,7 @@ def test_gpu_benchmark_skips_without_cuda_and_its_smoke_runs_anywhere(tmp_path, 
 
 
 def test_a_missing_seed_does_not_shift_the_others_out_of_their_pairs():
-    from accviz.average import Comparison, average_drop_table
+    from accviz.measure.average import Comparison, average_drop_table
 
     table = pd.DataFrame(
         [

@@ -1,4 +1,4 @@
-"""Tests for accviz/cache.py: atomic writes, checksummed cards, publishing, locks, get_or_build."""
+"""Tests for accviz/store/cache.py: atomic writes, checksummed cards, publishing, locks, get_or_build."""
 
 import hashlib
 import json
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from accviz import cache
 from accviz.errors import CacheError
+from accviz.store import cache
 
 # --- helpers (top level, so spawned processes can import them) -----------------------------------
 
@@ -280,7 +280,7 @@ def test_get_or_build_rebuilds_a_corrupted_directory(tmp_path, caplog):
     final_dir = tmp_path / "entry"
     cache.get_or_build(final_dir, lambda staging: build_two_files(staging, log_path))
     flip_first_byte(final_dir / "weights.bin")
-    with caplog.at_level(logging.WARNING, logger="accviz.cache"):
+    with caplog.at_level(logging.WARNING, logger="accviz.store.cache"):
         cache.get_or_build(final_dir, lambda staging: build_two_files(staging, log_path))
     assert "weights.bin does not match the checksum" in caplog.text
     assert len(log_path.read_text().splitlines()) == 2

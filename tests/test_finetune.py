@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from accviz.errors import AccvizError
-from accviz.finetune import FinetuneConfig, SpeedupSchedule, finetune
+from accviz.train.finetune import FinetuneConfig, SpeedupSchedule, finetune
 
 from .conftest import NEGATIVE, POSITIVE, tiny_vocab_classifier
 
@@ -156,7 +156,7 @@ def test_teacher_loss_lowers_the_students_divergence(minilm_tokenizer):
 
 
 def test_keep_first_layers_makes_the_layer_drop_baseline():
-    from accviz.models import keep_first_layers
+    from accviz.store.checkpoints import keep_first_layers
 
     model = tiny_vocab_classifier()
     keep_first_layers(model, 2)

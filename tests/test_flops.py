@@ -6,9 +6,9 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import BertConfig, BertForSequenceClassification
 
-from accviz.flops import EncoderShape, estimate_flops, estimated_speedup, unpruned_flops
-from accviz.profile import EliminationProfile
-from accviz.pruned import PrunedBert
+from accviz.method.flops import EncoderShape, estimate_flops, estimated_speedup, unpruned_flops
+from accviz.method.profile import EliminationProfile
+from accviz.method.pruned import PrunedBert
 
 from .conftest import tiny_bert_config
 

@@ -1,4 +1,4 @@
-"""Tests for accviz/frontier.py: levers over seeds, from stored sweeps named in a data file."""
+"""Tests for accviz/measure/frontier.py: levers over seeds, from stored sweeps named in a data file."""
 
 import json
 
@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from accviz.errors import AccvizError
-from accviz.frontier import envelope_markdown, frontier_markdown, frontier_table, value_at
+from accviz.measure.frontier import envelope_markdown, frontier_markdown, frontier_table, value_at
 
 
 def _sweep(root, model, strategy, points, wall=60.0):
-    from accviz.sweep import SWEEP_COLUMNS, sweep_dir, write_sweep
+    from accviz.measure.sweep import SWEEP_COLUMNS, sweep_dir, write_sweep
 
     rows = [{"model": model, "task": "sst2", "split": "dev", "source": "test", "strategy": strategy,
              "target_speedup": t, "estimated_speedup": e, "estimated_speedup_padded128": e,

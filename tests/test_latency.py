@@ -1,4 +1,4 @@
-"""Tests for accviz/latency.py: interleaving, statistics, and the calibrated latency predictor.
+"""Tests for accviz/measure/latency.py: interleaving, statistics, and the calibrated latency predictor.
 
 No test asserts on a measured time: the predictor is checked on synthetic records whose costs
 are known.
@@ -12,8 +12,7 @@ import pytest
 import torch
 
 from accviz.errors import AccvizError
-from accviz.flops import EncoderShape, estimate_flops, sequence_token_counts
-from accviz.latency import (
+from accviz.measure.latency import (
     LATENCY_COST_COLUMNS,
     TERMS,
     LatencyModel,
@@ -27,7 +26,8 @@ from accviz.latency import (
     measured_speedup,
     round_order,
 )
-from accviz.speedup import solve_profile
+from accviz.method.flops import EncoderShape, estimate_flops, sequence_token_counts
+from accviz.method.speedup import solve_profile
 
 BERT_BASE = EncoderShape(num_layers=12, hidden=768, num_heads=12, intermediate=3072)
 MINILM = EncoderShape(num_layers=6, hidden=384, num_heads=12, intermediate=1536)

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from accviz import lens as lenses
-from accviz.corpus import Corpus, corpus_from_task_data, read_corpus_file
+from accviz.data.corpus import Corpus, corpus_from_task_data, read_corpus_file
+from accviz.data.tasks import get_task
+from accviz.data.words import token_categories, word_types
 from accviz.errors import DataError
-from accviz.pruned import PrunedBert
-from accviz.tasks import get_task
-from accviz.words import token_categories, word_types
+from accviz.explain import lens as lenses
+from accviz.method.pruned import PrunedBert
 
 from .conftest import NEGATIVE, POSITIVE, tiny_vocab_classifier
 
@@ -137,7 +137,7 @@ def test_tables_have_one_row_per_example_token_and_layer(tiny_lens, minilm_token
 
 def test_survival_counts_equal_a_hand_count_from_single_runs(tiny_lens, minilm_tokenizer):
     """The batched lens against each example run alone through PrunedBert with the same profile."""
-    from accviz.profile import EliminationProfile
+    from accviz.method.profile import EliminationProfile
 
     model, corpus, lens = tiny_lens
     profile = EliminationProfile(
@@ -235,7 +235,7 @@ def test_lens_is_cached_verified_and_rebuilt_when_corrupt(tiny_lens, minilm_toke
 
 
 def test_corpus_from_a_task_split_has_a_stable_fingerprint(tmp_path):
-    from accviz.data import load_split
+    from accviz.data.splits import load_split
 
     from .conftest import write_glue_fixture
 
@@ -275,7 +275,7 @@ def test_cli_corpus_on_a_file_and_bad_files(tmp_path, capsys, minilm_tokenizer, 
 
 
 def test_lens_figures_show_their_tables(tiny_lens):
-    from accviz import lens_plots
+    from accviz.figures import lens_plots
 
     _, _, lens = tiny_lens
     table = lenses.survival_by_category(lens.tokens)

@@ -76,7 +76,7 @@ def long_input_model(tmp_path_factory, minilm_tokenizer):
 
 
 def test_memory_stops_growing_under_distinct_long_inputs(app_env, long_input_model):
-    from accviz.scoring import STRATEGY_ORDER
+    from accviz.method.scoring import STRATEGY_ORDER
     from app.bench_app import distinct_texts, soak, soak_summary, streamlit_server
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -1,4 +1,4 @@
-"""Tests for accviz/loading.py: checkpoints are checked before weights load; only BERT, no pickle by default."""
+"""Tests for accviz/store/loading.py: checkpoints are checked before weights load; only BERT, no pickle by default."""
 
 import json
 import logging
@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizerFast
 
-from accviz import loading
 from accviz.errors import ModelLoadError
+from accviz.store import loading
 
 WORDS = [
     "[PAD]",
@@ -133,7 +133,7 @@ def test_a_checkpoint_without_head_gets_a_fresh_one(tmp_path):
 
 def test_a_head_of_another_size_is_replaced_with_a_warning(checkpoint, caplog):
     directory, original = checkpoint
-    with caplog.at_level(logging.WARNING, logger="accviz.loading"):
+    with caplog.at_level(logging.WARNING, logger="accviz.store.loading"):
         loaded = loading.load_model(directory, num_labels=3)
     assert loaded.head_initialised is True
     assert loaded.model.classifier.out_features == 3

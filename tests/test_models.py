@@ -5,10 +5,10 @@ from dataclasses import replace
 
 import pytest
 
-from accviz.cache import read_card
 from accviz.errors import CacheError
-from accviz.finetune import FinetuneConfig
-from accviz.models import list_cached_models, prepare_finetuned
+from accviz.store.cache import read_card
+from accviz.store.checkpoints import list_cached_models, prepare_finetuned
+from accviz.train.finetune import FinetuneConfig
 
 from .conftest import write_glue_fixture
 
@@ -85,7 +85,7 @@ def test_two_processes_preparing_the_same_default_end_with_one_valid_checkpoint(
 
 def test_cli_resumable_run_pauses_publishes_nothing_then_resumes(tiny_base, capsys):
     from accviz import cli
-    from accviz.models import models_dir, resume_dir
+    from accviz.store.checkpoints import models_dir, resume_dir
 
     base, glue = tiny_base
     argv = ["finetune", "--task", "sst2", "--glue-dir", str(glue), "--model", str(base), "--name", "tiny-paused",

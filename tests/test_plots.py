@@ -9,13 +9,13 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification
 
-from accviz import plots
-from accviz.analysis import analyze_text
-from accviz.attribution import AttributionResult
 from accviz.errors import AccvizError
-from accviz.flops import estimate_flops, unpruned_flops
-from accviz.profile import tilt_profile
-from accviz.speedup import solve_profile
+from accviz.explain.analysis import analyze_text
+from accviz.explain.attribution import AttributionResult
+from accviz.figures import plots
+from accviz.method.flops import estimate_flops, unpruned_flops
+from accviz.method.profile import tilt_profile
+from accviz.method.speedup import solve_profile
 
 from .conftest import tiny_bert_config
 

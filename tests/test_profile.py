@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from accviz.errors import ProfileError
-from accviz.profile import EliminationProfile, geometric_profile, keep_count, knob_range, tilt_profile
+from accviz.method.profile import EliminationProfile, geometric_profile, keep_count, knob_range, tilt_profile
 
 
 def test_tilt_formula():

@@ -3,9 +3,9 @@ import torch
 from transformers import BertForSequenceClassification, BertModel, GPT2Config, GPT2Model
 
 from accviz.errors import ModelLoadError, ProfileError
-from accviz.profile import EliminationProfile, keep_count, tilt_profile
-from accviz.pruned import PrunedBert, select_kept
-from accviz.scoring import STRATEGY_ORDER, get_scorer
+from accviz.method.profile import EliminationProfile, keep_count, tilt_profile
+from accviz.method.pruned import PrunedBert, select_kept
+from accviz.method.scoring import STRATEGY_ORDER, get_scorer
 
 from .conftest import random_batch, tiny_bert_config
 
@@ -236,7 +236,7 @@ def test_sentence_pair_batches_run_with_elimination():
 def test_fused_attention_equals_the_eager_path(tiny_classifier, seed, strategy, chunk_bytes, monkeypatch):
     """Layers that need no attention map run sdpa, and scores come in sequence chunks above a map
     size (0: always): same logits and kept sets as computing every map whole."""
-    monkeypatch.setattr("accviz.pruned.SCORE_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr("accviz.method.pruned.SCORE_CHUNK_BYTES", chunk_bytes)
     input_ids, attention_mask, token_type_ids = random_batch(6, 21, 99, seed=seed, pairs=seed == 1)
     profile = _random_profile(3, torch.Generator().manual_seed(seed))
     pruned = PrunedBert(tiny_classifier)

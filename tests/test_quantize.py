@@ -1,13 +1,13 @@
-"""Tests for accviz/quantize.py: int8 weights compose with elimination."""
+"""Tests for accviz/method/quantize.py: int8 weights compose with elimination."""
 
 import pytest
 import torch
 from torch import nn
 
 from accviz.errors import AccvizError
-from accviz.profile import EliminationProfile
-from accviz.pruned import PrunedBert
-from accviz.quantize import Int8Config, int8_config_of, parse_keep_fp32, quantize_int8
+from accviz.method.profile import EliminationProfile
+from accviz.method.pruned import PrunedBert
+from accviz.method.quantize import Int8Config, int8_config_of, parse_keep_fp32, quantize_int8
 
 from .conftest import random_batch
 

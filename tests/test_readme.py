@@ -39,7 +39,7 @@ def test_readme_glue_rows_come_from_the_accuracy_table():
 
 
 def test_readme_sst2_rows_and_the_frontier_envelope_are_the_stored_ones():
-    from accviz.frontier import envelope_markdown
+    from accviz.measure.frontier import envelope_markdown
 
     stored = set(bench.accuracy_markdown(pd.read_csv(BENCH_DIR / "accuracy.csv")).splitlines())
     shown = [line for line in README.splitlines() if line.startswith("| sst2 (accuracy) | minilm-sst2-")]

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from accviz import cli
-from accviz.safety import MAX_INPUT_CHARS, allowed_models, clip_text
+from accviz.store.safety import MAX_INPUT_CHARS, allowed_models, clip_text
 
 from .conftest import REPO_ROOT
 
@@ -77,7 +77,7 @@ def test_exposed_app_offers_no_free_text_paths(app_env, tmp_path, monkeypatch):
     assert not [c for c in at.checkbox if c.key == "allow_pickle"]
     options = at.selectbox(key="model_choice").options
     assert any("allow-list" in o for o in options)
-    from accviz.models import list_cached_models
+    from accviz.store.checkpoints import list_cached_models
 
     cached = [m.describe() for m in list_cached_models()]
     assert all(

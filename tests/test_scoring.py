@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from accviz.errors import AccvizError
-from accviz.scoring import STRATEGIES, get_scorer
+from accviz.method.scoring import STRATEGIES, get_scorer
 
 
 def _attention_inputs(seed=0, B=3, H=4, n=7, d_h=5):
@@ -97,7 +97,13 @@ def test_cls_attention_matches_its_formula_and_ignores_other_queries():
 
 
 def test_one_registry_and_variants():
-    from accviz.scoring import REGISTRY, STRATEGY_ORDER, parse_strategy, strategy_colour, strategy_label
+    from accviz.method.scoring import (
+        REGISTRY,
+        STRATEGY_ORDER,
+        parse_strategy,
+        strategy_colour,
+        strategy_label,
+    )
 
     assert tuple(REGISTRY) == STRATEGY_ORDER and set(STRATEGIES) == set(REGISTRY)
     assert len({s.colour for s in REGISTRY.values()}) == len(REGISTRY)  # distinguishable curves

@@ -1,10 +1,10 @@
-"""Tests for accviz/search.py: the searched profile family."""
+"""Tests for accviz/method/search.py: the searched profile family."""
 
 import pytest
 
 from accviz.errors import AccvizError
-from accviz.flops import EncoderShape, estimated_speedup
-from accviz.search import (
+from accviz.method.flops import EncoderShape, estimated_speedup
+from accviz.method.search import (
     SearchedProfiles,
     interpolate,
     read_searched,
@@ -66,8 +66,8 @@ def test_cli_search_profile_scores_on_train_examples_the_fine_tune_did_not_use(
     import shutil
 
     from accviz import cli
-    from accviz.cache import write_card
-    from accviz.sweep import read_sweep
+    from accviz.measure.sweep import read_sweep
+    from accviz.store.cache import write_card
 
     from .conftest import tiny_vocab_classifier, write_glue_fixture
 
@@ -123,7 +123,7 @@ def test_the_held_out_slice_refuses_another_train_split(tmp_path, minilm_tokeniz
     import shutil
 
     from accviz import cli
-    from accviz.cache import write_card
+    from accviz.store.cache import write_card
 
     from .conftest import tiny_vocab_classifier, write_glue_fixture
 
@@ -142,8 +142,8 @@ def test_the_held_out_slice_refuses_another_train_split(tmp_path, minilm_tokeniz
 
 
 def test_one_solver_for_every_family():
-    from accviz.search import solve_in_family
-    from accviz.speedup import solve_profile
+    from accviz.method.search import solve_in_family
+    from accviz.method.speedup import solve_profile
 
     geometric = solve_in_family(SHAPE, LENGTHS, 2.0, family="geometric", fuse=True)
     assert geometric.profile == solve_profile(SHAPE, LENGTHS, 2.0, fuse=True, warn=False).profile

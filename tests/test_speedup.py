@@ -3,8 +3,8 @@ import random
 import pytest
 
 from accviz.errors import ProfileError
-from accviz.flops import EncoderShape, estimated_speedup
-from accviz.speedup import max_speedup, solve_profile
+from accviz.method.flops import EncoderShape, estimated_speedup
+from accviz.method.speedup import max_speedup, solve_profile
 
 BERT_BASE = EncoderShape(num_layers=12, hidden=768, num_heads=12, intermediate=3072)
 MINILM = EncoderShape(num_layers=6, hidden=384, num_heads=12, intermediate=1536)

@@ -1,9 +1,9 @@
 import pytest
 
-from accviz.data import load_split
+from accviz.data.splits import load_split
 from accviz.errors import CacheError
-from accviz.scoring import STRATEGY_ORDER
-from accviz.sweep import SWEEP_COLUMNS, read_sweep, run_sweep, sweep_dir, write_sweep
+from accviz.measure.sweep import SWEEP_COLUMNS, read_sweep, run_sweep, sweep_dir, write_sweep
+from accviz.method.scoring import STRATEGY_ORDER
 
 from .conftest import tiny_vocab_classifier, write_glue_fixture
 
@@ -65,7 +65,7 @@ def test_cli_sweep_and_eval_on_fixture_data(tmp_path, minilm_tokenizer, capsys):
     assert set(table.strategy) == {"acc", "random"} and card["profile_family"] == "geometric"
     assert "accviz sweep" in card["command"] or card["command"].startswith("accviz")
     assert "model_training" not in card  # a checkpoint accviz did not fine-tune has no recipe to tell
-    from accviz.cache import write_card
+    from accviz.store.cache import write_card
 
     write_card(model_dir, {"kind": "finetune", "config": {"epochs": 2.0, "train_speedup": "random:1-4"}, "steps": 7},
                files=["config.json"])  # fmt: skip
@@ -103,8 +103,8 @@ def test_a_shallower_model_is_swept_against_its_deeper_base(minilm_tokenizer, tm
     """Layer-drop: speedups are FLOPs(base, unpruned) / FLOPs(cut model, pruned) on the same lengths."""
     import copy
 
-    from accviz.flops import unpruned_flops
-    from accviz.models import keep_first_layers
+    from accviz.method.flops import unpruned_flops
+    from accviz.store.checkpoints import keep_first_layers
 
     data = load_split("sst2", "dev", glue_dir=write_glue_fixture(tmp_path, rows=16))
     model = tiny_vocab_classifier()  # 3 layers

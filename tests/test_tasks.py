@@ -1,4 +1,4 @@
-"""accviz.tasks: the registry's GLUE conventions and the metrics against hand-computed values."""
+"""accviz.data.tasks: the registry's GLUE conventions and the metrics against hand-computed values."""
 
 import math
 import warnings
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from accviz.data.tasks import TASKS, TaskSpec, compute_metrics, get_task, predictions_from_logits
 from accviz.errors import DataError
-from accviz.tasks import TASKS, TaskSpec, compute_metrics, get_task, predictions_from_logits
 
 # --------------------------------------------------------------------------------------------------
 # The registry

@@ -10,7 +10,7 @@ from app import state
 
 def _attribution(reference: str, allow_pickle: bool, text_a: str, text_b: str | None, steps: int):
     """Integrated Gradients next to ACC: a heavy job, in the measurement queue; cached by bytes."""
-    from accviz.attribution import integrated_gradients
+    from accviz.explain.attribution import integrated_gradients
 
     def compute():
         loaded = state.load_model_cached(reference, allow_pickle)
@@ -21,8 +21,8 @@ def _attribution(reference: str, allow_pickle: bool, text_a: str, text_b: str | 
 
 
 def render() -> None:
-    from accviz import plots
-    from accviz.safety import clip_text
+    from accviz.figures import plots
+    from accviz.store.safety import clip_text
 
     selection = state.sidebar()
     spec = selection.spec

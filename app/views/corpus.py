@@ -1,5 +1,5 @@
 """Corpus: a whole data set through the lens. What each layer keeps and drops, where the pruned
-model goes wrong, and whether the scores agree (``accviz.lens``)."""
+model goes wrong, and whether the scores agree (``accviz.explain.lens``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def max_corpus_examples() -> int:
     """Cap on the examples one visitor runs through the lens (the dev split or an upload): the
     CLI's 20,000 rows on loopback, 2,000 on an exposed server, where one visitor's lens holds the
     measurement queue for everyone (ACCVIZ_MAX_CORPUS_EXAMPLES overrides both)."""
-    from accviz.corpus import DEFAULT_MAX_ROWS
+    from accviz.data.corpus import DEFAULT_MAX_ROWS
 
     default = 2_000 if state.server_is_exposed() else DEFAULT_MAX_ROWS
     return int(os.environ.get("ACCVIZ_MAX_CORPUS_EXAMPLES", default))
@@ -25,7 +25,7 @@ def max_corpus_examples() -> int:
 
 def _corpus(selection, upload):
     """The dev split of the selected task, or the uploaded file (read in memory, never saved)."""
-    from accviz.corpus import DEFAULT_MAX_BYTES, corpus_from_task_data, read_corpus_file
+    from accviz.data.corpus import DEFAULT_MAX_BYTES, corpus_from_task_data, read_corpus_file
 
     cap = max_corpus_examples()
     if upload is not None:
@@ -40,8 +40,8 @@ def _corpus(selection, upload):
 def _lens(selection, corpus, speedup: float, bar):
     """The lens of this corpus: from the server's cache, else computed in the measurement queue
     (a heavy job: one at a time) and stored under ACCVIZ_CACHE/corpus."""
-    from accviz.cache import directory_fingerprint
-    from accviz.lens import lens_of
+    from accviz.explain.lens import lens_of
+    from accviz.store.cache import directory_fingerprint
 
     weights = "int8" if selection.int8 else "fp32"
     fingerprint = f"{directory_fingerprint(selection.reference)} {weights}"
@@ -68,8 +68,8 @@ def _explore_link(row, speedup: float, strategy: str) -> str:
 
 
 def render() -> None:
-    from accviz import lens as lenses
-    from accviz import lens_plots
+    from accviz.explain import lens as lenses
+    from accviz.figures import lens_plots
 
     selection = state.sidebar()
     spec = selection.spec

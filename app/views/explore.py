@@ -13,7 +13,7 @@ EXAMPLE_COUNT = 6
 def _analyze(selection, text_a: str, text_b: str | None, speedup: float, *, attentions: bool = False):
     """This input's analysis; cached (bounded by bytes) without attention maps, which the head
     view recomputes on demand: one 512-token input's maps are ~75 MiB with MiniLM."""
-    from accviz.analysis import analyze_text
+    from accviz.explain.analysis import analyze_text
 
     spec = selection.spec
 
@@ -60,8 +60,8 @@ def _confidence(prediction) -> str | None:
 
 
 def render() -> None:
-    from accviz import plots
-    from accviz.safety import clip_text
+    from accviz.figures import plots
+    from accviz.store.safety import clip_text
 
     selection = state.sidebar()
     spec = selection.spec

@@ -8,9 +8,9 @@ from app import state
 
 
 def render() -> None:
-    from accviz import plots
-    from accviz.flops import EncoderShape, estimate_flops, unpruned_flops
-    from accviz.speedup import solve_profile
+    from accviz.figures import plots
+    from accviz.method.flops import EncoderShape, estimate_flops, unpruned_flops
+    from accviz.method.speedup import solve_profile
 
     selection = state.sidebar()
     config = selection.loaded.model.config

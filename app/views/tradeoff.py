@@ -13,7 +13,7 @@ LATENCY_REPEATS = 5
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _encoded_lengths(reference: str, allow_pickle: bool, task: str, n: int):
-    from accviz.batching import encode_split
+    from accviz.data.batching import encode_split
 
     data, error = state.dev_split(task)
     if data is None:
@@ -29,7 +29,7 @@ def _searched(reference: str):
     may appear while the server runs."""
     from pathlib import Path
 
-    from accviz.search import read_searched
+    from accviz.method.search import read_searched
 
     try:
         return read_searched(Path(reference))
@@ -38,8 +38,8 @@ def _searched(reference: str):
 
 
 def _solve(config, lengths, speedup: float, family: str, reference: str, strategy: str):
-    from accviz.scoring import parse_strategy
-    from accviz.search import solve_in_family
+    from accviz.method.scoring import parse_strategy
+    from accviz.method.search import solve_in_family
 
     searched = _searched(reference) if family == "searched" else None
     return solve_in_family(
@@ -57,7 +57,7 @@ def _live_accuracy(
     strategy: str,
     family: str = "geometric",
 ):
-    from accviz.evaluate import evaluate_split
+    from accviz.measure.evaluate import evaluate_split
 
     data, error = state.dev_split(task)
     if data is None:
@@ -75,10 +75,10 @@ def _measured_latency(
     reference: str, allow_pickle: bool, int8: bool, task: str, speedup: float, strategy: str, family: str
 ):
     """Interleaved latency of the fp32 unpruned model and the pruned one (int8 weights if asked)."""
-    from accviz.batching import encode_split, pad_batch
-    from accviz.latency import interleaved_latency
-    from accviz.pruned import PrunedBert
-    from accviz.scoring import parse_strategy
+    from accviz.data.batching import encode_split, pad_batch
+    from accviz.measure.latency import interleaved_latency
+    from accviz.method.pruned import PrunedBert
+    from accviz.method.scoring import parse_strategy
 
     data, error = state.dev_split(task)
     if data is None:
@@ -110,7 +110,7 @@ def _flops_per_example(pruned_flops: int, baseline_flops: int, count: int) -> tu
 
 def _predicted_latency(config, lengths, profile, int8: bool) -> None:
     """The calibrated predictor's speedup for this profile and precision (from ``bench int8``)."""
-    from accviz.bench_int8 import predict_speedup
+    from accviz.measure.int8 import predict_speedup
 
     try:
         predicted = predict_speedup(
@@ -241,7 +241,7 @@ def _bench_frontier(speedup: float) -> None:
 
 def _runs_fingerprint(root) -> tuple:
     """(path, size, mtime) of every cached sweep file: the cache key that notices any change."""
-    from accviz.sweep import list_sweeps
+    from accviz.measure.sweep import list_sweeps
 
     files = [d / name for d in list_sweeps(root) for name in ("sweep.csv", "card.json")]
     return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists())
@@ -250,7 +250,7 @@ def _runs_fingerprint(root) -> tuple:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _read_sweeps(root: str, fingerprint: tuple):
     """Every readable sweep (table, card) and the reason for each unreadable one."""
-    from accviz.sweep import list_sweeps, read_sweep
+    from accviz.measure.sweep import list_sweeps, read_sweep
 
     readable, problems = [], []
     for directory in list_sweeps(root):
@@ -277,8 +277,8 @@ def _matching_sweep(model_name: str, task: str):
 def render() -> None:
     from pathlib import Path
 
-    from accviz import plots
-    from accviz.flops import estimate_flops, unpruned_flops
+    from accviz.figures import plots
+    from accviz.method.flops import estimate_flops, unpruned_flops
 
     selection = state.sidebar()
     loaded, spec, strategy = selection.loaded, selection.spec, selection.strategy
@@ -346,7 +346,7 @@ def render() -> None:
         except AccvizError as error:
             st.error(str(error))
             return
-        from accviz.latency import measured_speedup
+        from accviz.measure.latency import measured_speedup
 
         measured = measured_speedup(stats["unpruned"], stats["pruned"])
         columns = st.columns(4)

@@ -21,13 +21,13 @@ import numpy as np
 import torch
 
 from accviz.errors import AccvizError
-from accviz.flops import FlopsEstimate, estimate_flops, unpruned_flops
-from accviz.profile import DEFAULT_FAMILY
-from accviz.pruned import PrunedBert
-from accviz.scoring import STRATEGY_ORDER
-from accviz.speedup import SolvedProfile, solve_profile
+from accviz.method.flops import FlopsEstimate, estimate_flops, unpruned_flops
+from accviz.method.profile import DEFAULT_FAMILY
+from accviz.method.pruned import PrunedBert
+from accviz.method.scoring import STRATEGY_ORDER
+from accviz.method.speedup import SolvedProfile, solve_profile
 
-ALL_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.scoring.REGISTRY
+ALL_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.method.scoring.REGISTRY
 # Two regression outputs "agree" when they differ by less than this (STS-B scores run 0..5).
 REGRESSION_AGREEMENT = 0.5
 
@@ -221,7 +221,7 @@ def analyze_text(
     512-token input to MiniLM), so a server caching many analyses asks for them only when a view
     shows one. Raises AccvizError for empty text, an unknown strategy or a target speedup below 1.
     """
-    from accviz.scoring import get_scorer, parse_strategy
+    from accviz.method.scoring import get_scorer, parse_strategy
 
     base, fuse = parse_strategy(strategy)  # an unknown name fails before any work; "+fuse" fuses
     strategy_name = get_scorer(base).name + ("+fuse" if fuse else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from accviz import cache
+from accviz.store import cache
 
 MAX_INPUT_CHARS = 20_000  # far beyond 512 tokens; longer pastes are cut before tokenising
 

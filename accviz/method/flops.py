@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from accviz.errors import ProfileError
-from accviz.profile import EliminationProfile, keep_count
+from accviz.method.profile import EliminationProfile, keep_count
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from accviz.errors import AccvizError, ProfileError
-from accviz.flops import estimated_speedup
-from accviz.profile import EliminationProfile
-from accviz.speedup import SolvedProfile, solve_profile
+from accviz.method.flops import estimated_speedup
+from accviz.method.profile import EliminationProfile
+from accviz.method.speedup import SolvedProfile, solve_profile
 
 SEARCH_FILE = "searched_profiles.json"
 _BISECTION_STEPS = 50

@@ -4,12 +4,12 @@
 
 For each encoder (BERT-base shapes, all-MiniLM-L6-v2), length (64/128/256) and batch (1, 16), one
 interleaved run times the plain HF model (eager and sdpa, fp32) and ``PrunedBert`` with fp32 and
-with int8 weights (``accviz.quantize``) at targets 1 (no elimination; the exact [CLS]-only last
+with int8 weights (``accviz.method.quantize``) at targets 1 (no elimination; the exact [CLS]-only last
 layer only), 1.5, 2, 3 and 4. Every speedup is median(baseline) / median(variant) with baseline =
 the faster of the fp32 HF models, all in the same rounds. The estimate is the FLOPs model's, which
 counts multiply-adds and so cannot see int8: measured / estimated above 1 is what int8 adds.
 
-The calibrated latency predictor (``accviz.latency``) is fit per encoder and precision on targets
+The calibrated latency predictor (``accviz.measure.latency``) is fit per encoder and precision on targets
 1/2/4 and scored on the held-out 1.5/3x profiles -> ``int8_predictor.csv``, whose per-term costs the
 app's Trade-off page uses to predict the latency of the slider's profile in either precision.
 """
@@ -38,12 +38,12 @@ from accviz.bench import (
     grid_settings,
     timed_rounds,
 )
-from accviz.flops import EncoderShape, estimated_speedup
-from accviz.latency import LATENCY_COST_COLUMNS, LatencyRecord, evaluate_held_out
-from accviz.pruned import PrunedBert
-from accviz.quantize import Int8Config, quantize_int8
-from accviz.scoring import get_scorer
-from accviz.speedup import solve_profile
+from accviz.measure.latency import LATENCY_COST_COLUMNS, LatencyRecord, evaluate_held_out
+from accviz.method.flops import EncoderShape, estimated_speedup
+from accviz.method.pruned import PrunedBert
+from accviz.method.quantize import Int8Config, quantize_int8
+from accviz.method.scoring import get_scorer
+from accviz.method.speedup import solve_profile
 
 VARIANTS = ("fp32", "int8")
 FIT_TARGETS = (1.0, 2.0, 4.0)  # the predictor is fit on these; 1.5 and 3 are held out
@@ -243,7 +243,7 @@ def predict_speedup(
     its full last layer. Returns (speedup, the benchmark model the costs were fit on).
     """
     from accviz.errors import AccvizError
-    from accviz.latency import LatencyModel
+    from accviz.measure.latency import LatencyModel
 
     path = Path(bench_dir) / "int8_predictor.csv"
     if not path.exists():

@@ -7,7 +7,7 @@ layer l. Two families have one knob each:
 - ``tilt``:                 r_l = max(r_min, 1 - alpha * l / L)    (linear decrease over depth)
 - ``geometric`` (default): r_l = (1 - beta) ** l                  (a constant share leaves each layer)
 
-Turning a *target speedup* into the knob needs the FLOPs model: see ``accviz.speedup``.
+Turning a *target speedup* into the knob needs the FLOPs model: see ``accviz.method.speedup``.
 """
 
 from __future__ import annotations

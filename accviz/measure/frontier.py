@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from accviz.data.tasks import TASKS
 from accviz.errors import AccvizError
-from accviz.sweep import SWEEP_FILE, read_sweep, sweep_dir
-from accviz.tasks import TASKS
+from accviz.measure.sweep import SWEEP_FILE, read_sweep, sweep_dir
 
 FRONTIER_FILE = "frontier.json"
 SPEEDUPS = (1.5, 2.0, 3.0, 4.0)

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from accviz import cache
-from accviz.batching import encode_split
+from accviz.data.batching import encode_split
 from accviz.errors import CacheError
-from accviz.evaluate import evaluate_encoded
-from accviz.flops import unpruned_flops
-from accviz.profile import DEFAULT_FAMILY
-from accviz.scoring import STRATEGY_ORDER, parse_strategy
-from accviz.search import solve_in_family
-from accviz.speedup import max_speedup
+from accviz.measure.evaluate import evaluate_encoded
+from accviz.method.flops import unpruned_flops
+from accviz.method.profile import DEFAULT_FAMILY
+from accviz.method.scoring import STRATEGY_ORDER, parse_strategy
+from accviz.method.search import solve_in_family
+from accviz.method.speedup import max_speedup
+from accviz.store import cache
 
 SWEEP_COLUMNS = [
     "model",
@@ -45,7 +45,7 @@ SWEEP_COLUMNS = [
     "n_examples",
 ]
 DEFAULT_SPEEDUPS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0)
-DEFAULT_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.scoring.REGISTRY
+DEFAULT_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.method.scoring.REGISTRY
 RANDOM_SEEDS = (0, 1, 2)
 SWEEP_FILE = "sweep.csv"
 
@@ -70,7 +70,7 @@ def run_sweep(
     """Every (strategy, speedup) on one split; random is averaged over RANDOM_SEEDS.
 
     ``reference_config``: a deeper model this one was cut from; speedups are then against it.
-    ``searched``: ``accviz.search.SearchedProfiles`` for ``family="searched"``.
+    ``searched``: ``accviz.method.search.SearchedProfiles`` for ``family="searched"``.
     ``baseline_model``: what measured latency is compared with (the fp32 model of an int8 one).
     """
     for strategy in strategies:  # a typo fails at once, not after an hour of sweeping
@@ -147,7 +147,7 @@ def run_sweep(
 
 
 def sweep_dir(root: str | Path, model_name: str, task: str) -> Path:
-    from accviz.models import slug
+    from accviz.store.checkpoints import slug
 
     return Path(root) / f"{slug(model_name)}__{task}"
 

@@ -13,9 +13,9 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from accviz import cache
 from accviz.errors import AccvizError, CacheError, TrainingPaused
-from accviz.finetune import FinetuneConfig, finetune
+from accviz.store import cache
+from accviz.train.finetune import FinetuneConfig, finetune
 
 DEFAULT_TASK = "rotten_tomatoes"
 DEFAULT_MODEL = "default"
@@ -109,9 +109,9 @@ def prepare_finetuned(
     (False refuses to overwrite one); a time-budget stop publishes nothing and raises
     ``TrainingPaused``, to be continued with ``resume=True``.
     """
-    from accviz.data import load_split
-    from accviz.loading import default_base_model_path, load_model
-    from accviz.tasks import get_task
+    from accviz.data.splits import load_split
+    from accviz.data.tasks import get_task
+    from accviz.store.loading import default_base_model_path, load_model
 
     spec = get_task(task)
     config = replace(config, task=spec.name)
@@ -225,7 +225,7 @@ def keep_first_layers(model, num_layers: int) -> None:
 
 
 def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, progress) -> dict:
-    from accviz.evaluate import evaluate_split
+    from accviz.measure.evaluate import evaluate_split
 
     if config.eval_examples is not None and config.eval_examples < len(dev):
         dev = dev.subset(config.eval_examples, seed=0)

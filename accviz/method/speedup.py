@@ -13,8 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from accviz.errors import ProfileError
-from accviz.flops import EncoderShape, estimated_speedup
-from accviz.profile import DEFAULT_FAMILY, DEFAULT_R_MIN, EliminationProfile, family_profile, knob_range
+from accviz.method.flops import EncoderShape, estimated_speedup
+from accviz.method.profile import (
+    DEFAULT_FAMILY,
+    DEFAULT_R_MIN,
+    EliminationProfile,
+    family_profile,
+    knob_range,
+)
 
 _BISECTION_STEPS = 60
 

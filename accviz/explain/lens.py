@@ -1,11 +1,11 @@
 """The corpus lens: what a strategy keeps and eliminates across a whole data set.
 
-``run_lens`` runs a corpus (``accviz.corpus``) through the unpruned model and the pruned one at
+``run_lens`` runs a corpus (``accviz.data.corpus``) through the unpruned model and the pruned one at
 one target speedup (the profile solved on the corpus's real lengths; every layer's scores kept,
-``exact_last_layer=False`` as in ``accviz.analysis``, same logits) and returns a ``Lens``:
+``exact_last_layer=False`` as in ``accviz.explain.analysis``, same logits) and returns a ``Lens``:
 
     tokens     one row per example x token x layer l (1-based): example, position,
-               relative_position = position / (T - 1), token, word, category (``accviz.words``),
+               relative_position = position / (T - 1), token, word, category (``accviz.data.words``),
                entered (the word-vector entered layer l), score (NaN when it had not), rank
                (1 = best in the layer, -1), kept (entered and survived layer l), left_at (the layer
                after which it was eliminated; 0 = never)
@@ -35,13 +35,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from accviz.analysis import REGRESSION_AGREEMENT, per_token_tables
-from accviz.batching import encode_split, length_sorted_batches, pad_batch
-from accviz.pruned import PrunedBert, select_kept
-from accviz.scoring import TokenScorer, get_scorer, parse_strategy
-from accviz.speedup import solve_profile
-from accviz.tasks import TaskSpec, compute_metrics, predictions_from_logits
-from accviz.words import CATEGORIES, token_categories, word_types
+from accviz.data.batching import encode_split, length_sorted_batches, pad_batch
+from accviz.data.tasks import TaskSpec, compute_metrics, predictions_from_logits
+from accviz.data.words import CATEGORIES, token_categories, word_types
+from accviz.explain.analysis import REGRESSION_AGREEMENT, per_token_tables
+from accviz.method.pruned import PrunedBert, select_kept
+from accviz.method.scoring import TokenScorer, get_scorer, parse_strategy
+from accviz.method.speedup import solve_profile
 
 COMPARED = ("acc", "attention", "mean-attention", "cls-attention")  # the scores the agreement compares
 LENGTH_EDGES = (16, 32, 64, 128, 256, 512)  # metric-by-length buckets: <= 16, 17-32, ...
@@ -421,7 +421,7 @@ def lens_key(model_fingerprint: str, corpus_fingerprint: str, target_speedup: fl
 def save_lens(lens: Lens, spec: TaskSpec, directory: str | Path, *, tokens: bool = True) -> Path:
     """Writes the lens to ``directory`` (CSV tables, summary.json, a checksummed card), all at once:
     into a staging folder renamed into place, so a reader never sees half of it."""
-    from accviz.cache import publish_directory, staging_directory, write_card
+    from accviz.store.cache import publish_directory, staging_directory, write_card
 
     directory = Path(directory)
     staging = staging_directory(directory)
@@ -440,7 +440,7 @@ def save_lens(lens: Lens, spec: TaskSpec, directory: str | Path, *, tokens: bool
 
 def load_lens(directory: str | Path) -> Lens:
     """A lens written by ``save_lens``; its card's checksums are verified (CacheError if not)."""
-    from accviz.cache import read_card
+    from accviz.store.cache import read_card
 
     directory = Path(directory)
     card = read_card(directory, verify=True)
@@ -484,8 +484,8 @@ def lens_of(
     computed again and replaced. ``store=False`` reads the cache but writes nothing (a shared server
     keeps its visitors' lenses in memory only).
     """
-    from accviz.cache import cache_dir
     from accviz.errors import CacheError
+    from accviz.store.cache import cache_dir
 
     parse_strategy(strategy)  # an unknown name fails before any work
     key = lens_key(
@@ -502,7 +502,7 @@ def lens_of(
         model, tokenizer, corpus, spec, target_speedup=target_speedup, strategy=strategy, max_length=max_length,
         progress=progress,
     )  # fmt: skip
-    from accviz.finetune import library_versions, machine_description
+    from accviz.train.finetune import library_versions, machine_description
 
     lens.card.update(
         {

@@ -1,6 +1,6 @@
-"""Figures of the corpus lens (``accviz.lens``): tables in, plotly figures out, one per view.
+"""Figures of the corpus lens (``accviz.explain.lens``): tables in, plotly figures out, one per view.
 
-Same look as ``accviz.plots``: plotly_white, Okabe-Ito colours, viridis for shares.
+Same look as ``accviz.figures.plots``: plotly_white, Okabe-Ito colours, viridis for shares.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from accviz.plots import OKABE_ITO, SCORE_COLOURSCALE, _style
-from accviz.scoring import strategy_colour
+from accviz.figures.plots import OKABE_ITO, SCORE_COLOURSCALE, _style
+from accviz.method.scoring import strategy_colour
 
 
 def survival_heatmap(

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from accviz.data.tasks import TASKS
 from accviz.errors import AccvizError
-from accviz.scoring import strategy_label, strategy_rank
-from accviz.tasks import TASKS
+from accviz.method.scoring import strategy_label, strategy_rank
 
 SUITES_FILE = "suites.json"
 SPEEDUPS = (1.0, 1.5, 2.0, 3.0, 4.0)

@@ -22,11 +22,11 @@ import pandas as pd
 import torch
 
 from accviz.bench import BERT_BASE, TINY_2L, EncoderSpec, _card, _show, _write_table, benchmark_inputs
-from accviz.flops import estimated_speedup
-from accviz.latency import interleaved_latency
-from accviz.pruned import PrunedBert
-from accviz.scoring import get_scorer
-from accviz.speedup import solve_profile
+from accviz.measure.latency import interleaved_latency
+from accviz.method.flops import estimated_speedup
+from accviz.method.pruned import PrunedBert
+from accviz.method.scoring import get_scorer
+from accviz.method.speedup import solve_profile
 
 
 @dataclass(frozen=True)

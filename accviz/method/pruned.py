@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from accviz.errors import ModelLoadError, ProfileError
-from accviz.profile import EliminationProfile
-from accviz.scoring import TokenScorer, get_scorer
+from accviz.method.profile import EliminationProfile
+from accviz.method.scoring import TokenScorer, get_scorer
 
 
 @dataclass

@@ -41,8 +41,8 @@ import numpy as np
 import torch
 
 from accviz.errors import AccvizError
-from accviz.flops import EncoderShape, estimate_flops
-from accviz.profile import EliminationProfile
+from accviz.method.flops import EncoderShape, estimate_flops
+from accviz.method.profile import EliminationProfile
 
 
 @dataclass(frozen=True)

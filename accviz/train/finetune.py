@@ -34,12 +34,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from accviz.batching import encode_split, pad_batch
+from accviz.data.batching import encode_split, pad_batch
 from accviz.errors import AccvizError
-from accviz.profile import DEFAULT_FAMILY, EliminationProfile
-from accviz.pruned import PrunedBert
-from accviz.scoring import parse_strategy
-from accviz.speedup import solve_profile
+from accviz.method.profile import DEFAULT_FAMILY, EliminationProfile
+from accviz.method.pruned import PrunedBert
+from accviz.method.scoring import parse_strategy
+from accviz.method.speedup import solve_profile
 
 ProgressFn = Callable[[int, int, dict], None]  # (step, total_steps, info) -> None
 

@@ -17,14 +17,14 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from accviz.batching import EncodedSplit, encode_split, length_sorted_batches, pad_batch
-from accviz.flops import estimate_flops, unpruned_flops
-from accviz.profile import DEFAULT_FAMILY
-from accviz.pruned import PrunedBert
-from accviz.scoring import get_scorer, parse_strategy
-from accviz.search import solve_in_family
-from accviz.speedup import SolvedProfile
-from accviz.tasks import compute_metrics, get_task, predictions_from_logits
+from accviz.data.batching import EncodedSplit, encode_split, length_sorted_batches, pad_batch
+from accviz.data.tasks import compute_metrics, get_task, predictions_from_logits
+from accviz.method.flops import estimate_flops, unpruned_flops
+from accviz.method.profile import DEFAULT_FAMILY
+from accviz.method.pruned import PrunedBert
+from accviz.method.scoring import get_scorer, parse_strategy
+from accviz.method.search import solve_in_family
+from accviz.method.speedup import SolvedProfile
 
 PADDED_BASELINE_LENGTH = 128
 ProgressFn = Callable[[int, int], None]
@@ -81,7 +81,7 @@ def evaluate_encoded(
 ) -> EvalResult:
     """``baseline_model``: what the measured latency is compared with (default ``model`` itself,
     unpruned); e.g. the fp32 model when ``model`` has int8 weights. ``searched``: the
-    ``accviz.search.SearchedProfiles`` of the model, for ``family="searched"``."""
+    ``accviz.method.search.SearchedProfiles`` of the model, for ``family="searched"``."""
     spec = get_task(task)
     baseline_model = model if baseline_model is None else baseline_model
     lengths = encoded.lengths
@@ -165,7 +165,7 @@ def _timed_pair(model, pruned, inputs, profile, scorer, *, warm: bool):
 
 
 def evaluate_split(model, tokenizer, data, *, max_length: int = 128, **kwargs) -> EvalResult:
-    """Evaluates a ``accviz.data.TaskData`` split (texts and labels) at a target speedup."""
+    """Evaluates a ``accviz.data.splits.TaskData`` split (texts and labels) at a target speedup."""
     encoded = encode_split(tokenizer, data.texts_a, data.texts_b, data.labels, max_length=max_length)
     return evaluate_encoded(
         model,

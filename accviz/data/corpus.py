@@ -21,8 +21,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from accviz.data.tasks import TaskSpec
 from accviz.errors import DataError
-from accviz.tasks import TaskSpec
 
 DEFAULT_MAX_ROWS = 20_000
 DEFAULT_MAX_BYTES = 20 * 2**20
@@ -44,7 +44,7 @@ class Corpus:
 
 
 def corpus_from_task_data(data) -> Corpus:
-    """A task split (``accviz.data.TaskData``) as a corpus; its fingerprint is its source's."""
+    """A task split (``accviz.data.splits.TaskData``) as a corpus; its fingerprint is its source's."""
     digest = hashlib.sha256(f"{data.task}\x00".encode())
     for i in range(len(data)):
         digest.update(data.texts_a[i].encode() + b"\x00")

@@ -1,0 +1,9 @@
+"""Measuring the method: latency, offline-tuning evaluation, sweeps, averages, the frontier, benchmarks.
+
+latency   interleaved timing and the calibrated latency predictor
+evaluate  one checkpoint at one target speedup on one split
+sweep     a checkpoint over a grid of speedups and strategies
+average   the average drop over tasks and seeds (suites from cached_runs/suites.json)
+frontier  the per-lever table and the envelope over depth and speedup
+int8, gpu benchmarks of int8 × elimination and of a GPU
+"""

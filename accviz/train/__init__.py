@@ -1,0 +1,1 @@
+"""Fine-tuning with elimination active (one process or several, through accelerate)."""
