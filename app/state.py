@@ -9,17 +9,27 @@ by bytes, so memory stops growing however many distinct inputs visitors bring.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
 import streamlit as st
+import torch
 
+from accviz.data.splits import load_split
+from accviz.data.tasks import TASKS, get_task
 from accviz.errors import AccvizError
+from accviz.method.quantize import quantize_int8
+from accviz.method.scoring import STRATEGIES, strategy_description
+from accviz.store.cache import read_card
+from accviz.store.checkpoints import default_model_dir, list_cached_models, prepare_default_model
+from accviz.store.loading import load_model
+from accviz.store.safety import allowed_models
 from app.server import BoundedCache, Metrics, Turn, WorkQueue, cache_bytes
 
 T = TypeVar("T")
@@ -131,8 +141,6 @@ def _configure_threads() -> int:
     """Torch threads per computation: every core for one visitor on loopback; one on an exposed
     server, where many visitors' jobs share the cores and two threads each oversubscribe them
     (30 sessions on 2 cores: p95 per analysis 4.5 s with 2 threads, 1.5 s with 1; README)."""
-    import torch
-
     default = 1 if server_is_exposed() else max(1, os.cpu_count() or 2)
     threads = int(os.environ.get("ACCVIZ_THREADS", default))
     torch.set_num_threads(threads)
@@ -147,9 +155,6 @@ class ModelChoice:
 
 def model_choices() -> list[ModelChoice]:
     """The default, cached fine-tuned checkpoints, ACCVIZ_MODEL and the allow-list."""
-    from accviz.store.checkpoints import default_model_dir, list_cached_models
-    from accviz.store.safety import allowed_models
-
     choices = []
     forced = os.environ.get("ACCVIZ_MODEL")
     if forced:
@@ -165,8 +170,6 @@ def model_choices() -> list[ModelChoice]:
 
 @st.cache_resource(show_spinner="Loading the model (once per server)…")
 def _load_fp32(reference: str, allow_pickle: bool):
-    from accviz.store.loading import load_model
-
     loaded = load_model(reference, allow_pickle=allow_pickle, attn_implementation="sdpa")
     loaded.model.eval()
     return loaded
@@ -174,10 +177,6 @@ def _load_fp32(reference: str, allow_pickle: bool):
 
 @st.cache_resource(show_spinner="Quantizing the weights to int8 (once per server)…")
 def _load_int8(reference: str, allow_pickle: bool):
-    from dataclasses import replace
-
-    from accviz.method.quantize import quantize_int8
-
     loaded = _load_fp32(reference, allow_pickle)
     return replace(loaded, model=quantize_int8(loaded.model))
 
@@ -189,8 +188,6 @@ def load_model_cached(reference: str, allow_pickle: bool = False, int8: bool = F
 
 def ensure_default_model(reference: str) -> None:
     """Builds the default model on first start, with a progress bar and the time left."""
-    from accviz.store.checkpoints import default_model_dir, prepare_default_model
-
     if Path(reference) != default_model_dir() or (default_model_dir() / "card.json").exists():
         return
     notice = st.empty()
@@ -232,8 +229,6 @@ SPEEDUP_SLIDERS = ("explore_speedup", "tradeoff_speedup", "corpus_speedup")
 
 
 def strategy_choices() -> list[str]:
-    from accviz.method.scoring import STRATEGIES
-
     return [*STRATEGIES, "acc+fuse"]
 
 
@@ -241,8 +236,6 @@ def apply_link() -> None:
     """A link's ``?text=…&text_b=…&speedup=…&strategy=…`` (the Corpus page's flips link to
     Explore this way), applied once per distinct link, before any widget is drawn. A bad value
     falls back to the default, with a notice."""
-    import json
-
     params = {k: st.query_params.get(k) for k in ("text", "text_b", "speedup", "strategy")}
     params = {k: v for k, v in params.items() if v}
     signature = json.dumps(params, sort_keys=True)
@@ -276,9 +269,6 @@ def apply_link() -> None:
 
 def sidebar() -> Selection:
     """Model, task and strategy pickers; stops the page with an error if the model can't be used."""
-    from accviz.data.tasks import TASKS, get_task
-    from accviz.method.scoring import strategy_description
-
     _configure_threads()
     apply_link()
     for problem in st.session_state.pop("link_problems", []):
@@ -345,8 +335,6 @@ def sidebar() -> Selection:
 
 
 def _card_task(reference: str) -> str | None:
-    from accviz.store.cache import read_card
-
     try:
         return read_card(Path(reference), verify=False).get("task")
     except Exception:  # no card: a plain checkpoint
@@ -356,8 +344,6 @@ def _card_task(reference: str) -> str | None:
 @st.cache_data(show_spinner=False, max_entries=16)
 def dev_split(task: str):
     """The task's dev split (or None with the reason) from the GLUE folder, the hub or the embedded default."""
-    from accviz.data.splits import load_split
-
     try:
         return load_split(task, "dev"), None
     except AccvizError as error:

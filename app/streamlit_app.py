@@ -1,15 +1,17 @@
 """accviz app: a latency-adjustable BERT, live. Run with `accviz app` (or `streamlit run app/streamlit_app.py`)."""
 
+import sys
 import time
 from pathlib import Path
 
-import streamlit as st
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the folder that holds `app`
+    sys.path.insert(0, str(REPO_ROOT))
 
-from app import state
+import streamlit as st  # noqa: E402
 
-PAGES = (
-    Path(__file__).resolve().parent / "page_scripts"
-)  # not pages/: that name turns on legacy auto-discovery
+from app import state  # noqa: E402
+from app.views import attribution, corpus, explore, method, tradeoff  # noqa: E402
 
 st.set_page_config(
     page_title="accviz — latency-adjustable BERT", page_icon=":material/content_cut:", layout="wide"
@@ -17,18 +19,16 @@ st.set_page_config(
 navigation = st.navigation(
     [
         st.Page(
-            PAGES / "explore.py",
+            explore.render,
             title="Explore",
             url_path="explore",
             icon=":material/manage_search:",
             default=True,
         ),
-        st.Page(PAGES / "tradeoff.py", title="Trade-off", url_path="tradeoff", icon=":material/balance:"),
-        st.Page(PAGES / "corpus.py", title="Corpus", url_path="corpus", icon=":material/table_chart:"),
-        st.Page(
-            PAGES / "attribution.py", title="Attribution", url_path="attribution", icon=":material/insights:"
-        ),
-        st.Page(PAGES / "method.py", title="Method", url_path="method", icon=":material/school:"),
+        st.Page(tradeoff.render, title="Trade-off", url_path="tradeoff", icon=":material/balance:"),
+        st.Page(corpus.render, title="Corpus", url_path="corpus", icon=":material/table_chart:"),
+        st.Page(attribution.render, title="Attribution", url_path="attribution", icon=":material/insights:"),
+        st.Page(method.render, title="Method", url_path="method", icon=":material/school:"),
     ]
 )
 started = time.perf_counter()

@@ -10,12 +10,25 @@ import pytest
 from .conftest import REPO_ROOT
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
-PAGES = REPO_ROOT / "app" / "page_scripts"
+MAIN_SCRIPT = REPO_ROOT / "app" / "streamlit_app.py"
 TIMEOUT = 120
 
 
+def _page_script(name: str) -> None:
+    """One page alone: AppTest runs this function's source as the script, with the page's name."""
+    import importlib
+
+    importlib.import_module(f"app.views.{name}").render()
+
+
+def page_test(name: str) -> AppTest:
+    """The page ``name`` (``app.views.<name>``) as its own app, not yet run. The main script's pages
+    are callables, which ``AppTest.switch_page`` (file pages only) cannot select."""
+    return AppTest.from_function(_page_script, args=(name,), default_timeout=TIMEOUT)
+
+
 def run_page(name: str) -> AppTest:
-    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
+    at = page_test(name)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -48,6 +61,18 @@ def plotly_array(value) -> np.ndarray:
 def eliminated_cells(spec: dict) -> int:
     """Cells of the score heatmap (trace 0) that are empty because the word-vector was eliminated."""
     return int(np.isnan(plotly_array(spec["data"][0]["z"])).sum())
+
+
+def test_the_main_script_opens_explore_and_records_the_page_run(app_env):
+    from app import state
+
+    at = AppTest.from_file(str(MAIN_SCRIPT), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Explore one input"  # the default page, a callable st.Page
+    assert metric(at, "Pruned")
+    recorded = state.metrics().records("page")[-1]
+    assert recorded["name"] == "explore" and recorded["ok"] is True
 
 
 def test_explore_page_reacts_to_the_slider(app_env):
@@ -113,11 +138,11 @@ def test_tradeoff_shows_the_accuracy_benchmark_it_reads(app_env, tmp_path):
 
     import pandas as pd
 
-    from accviz import bench
+    from accviz.measure.bench_accuracy import run_accuracy
 
     runs = tmp_path / "runs"
     shutil.copytree(app_env["runs"], runs)
-    written = bench.run_accuracy(runs, runs / "bench", command="test", smoke=True, log=lambda *_: None)
+    written = run_accuracy(runs, runs / "bench", command="test", smoke=True, log=lambda *_: None)
     os.environ["ACCVIZ_CACHED_RUNS"] = str(runs)
     try:
         at = run_page("tradeoff")
@@ -328,14 +353,14 @@ def test_corpus_page_takes_an_upload_and_refuses_a_bad_one(app_env, tmp_path, mo
 
 
 def test_a_link_opens_explore_on_its_text_speedup_and_strategy(app_env):
-    at = AppTest.from_file(str(PAGES / "explore.py"), default_timeout=TIMEOUT)
+    at = page_test("explore")
     at.query_params.update({"text": "a linked sentence , shared", "speedup": "3", "strategy": "attention"})
     at.run()
     assert not at.exception
     assert [t.value for t in at.text_area][0] == "a linked sentence , shared"
     assert at.slider(key="explore_speedup").value == 3.0
     assert at.sidebar.selectbox(key="strategy").value == "attention"
-    bad = AppTest.from_file(str(PAGES / "explore.py"), default_timeout=TIMEOUT)
+    bad = page_test("explore")
     bad.query_params.update({"speedup": "99", "strategy": "nope"})
     bad.run()
     assert not bad.exception

@@ -1,4 +1,6 @@
-"""Tests for accviz/bench.py: the smoke versions write well-formed tables (no timing is asserted)."""
+"""Tests for the benchmarks (accviz/bench.py, accviz/measure/bench_*.py, workloads.py, report.py) and
+the tables and cards they write (accviz/results.py, accviz/machine.py): the smoke versions write
+well-formed tables (no timing is asserted)."""
 
 import json
 import math
@@ -9,6 +11,14 @@ import pytest
 import torch
 
 from accviz import bench
+from accviz.machine import library_versions, machine_card, machine_description
+from accviz.measure.average import speedup_at_drop
+from accviz.measure.bench_accuracy import accuracy_table
+from accviz.measure.report import accuracy_markdown
+from accviz.measure.workloads import EXACT_ONLY, TINY_2L, TINY_3L, TimingBudget
+from accviz.results import ACCURACY_SPEEDUPS, SWEEP_COLUMNS, write_sweep
+
+from .conftest import REPO_ROOT
 
 SPEEDUP_COLUMNS = {
     "batch_size",
@@ -59,6 +69,7 @@ def _sweep_rows(strategy, curve, model="minilm", task="sst2", metric="accuracy")
             "measured_speedup": float("nan"),
             "metric": metric,
             "value": value,
+            "value_std": 0.0,
             "mean_kept_last": 1.0,
             "n_examples": 872,
         }
@@ -67,11 +78,12 @@ def _sweep_rows(strategy, curve, model="minilm", task="sst2", metric="accuracy")
 
 
 SWEEP = pd.DataFrame(
-    _sweep_rows(
+    columns=SWEEP_COLUMNS,
+    data=_sweep_rows(
         "acc", [(1.0, 1.1, 90.0), (1.5, 1.5, 89.9), (2.0, 2.0, 89.5), (3.0, 3.0, 88.5), (4.0, 4.0, 85.0)]
     )
     + _sweep_rows("random", [(1.0, 1.1, 90.0), (1.5, 1.5, 89.0), (2.0, 2.0, 80.0), (3.0, 3.0, 70.0)])
-    + _sweep_rows("attention", [(1.0, 1.1, 90.0), (2.0, 2.0, 89.8), (4.0, 4.0, 89.5)])
+    + _sweep_rows("attention", [(1.0, 1.1, 90.0), (2.0, 2.0, 89.8), (4.0, 4.0, 89.5)]),
 )
 
 
@@ -79,9 +91,7 @@ SWEEP = pd.DataFrame(
 def smoke_run(tmp_path_factory):
     """Every smoke benchmark once, into a temporary folder, with one synthetic sweep to read."""
     root = tmp_path_factory.mktemp("bench")
-    sweep_dir = root / "cached_runs" / "minilm__sst2"
-    sweep_dir.mkdir(parents=True)
-    SWEEP.to_csv(sweep_dir / "sweep.csv", index=False)
+    write_sweep(SWEEP, root / "cached_runs" / "minilm__sst2", {"model": "minilm", "task": "sst2"})
     out = root / "out"
     threads = torch.get_num_threads()
     try:
@@ -109,7 +119,7 @@ def test_smoke_speedup_table(smoke_run):
     table = pd.read_csv(smoke_run / "speedup.csv")
     assert SPEEDUP_COLUMNS <= set(table.columns)
     assert sorted(table["batch_size"].unique()) == [1, 2]
-    assert (table["variant"] == bench.EXACT_ONLY).sum() == 2  # one per batch size
+    assert (table["variant"] == EXACT_ONLY).sum() == 2  # one per batch size
     assert (table["estimated_speedup"] >= 1.0).all()
     assert (table["exact_last_layer_estimated"] >= 1.0).all()
     assert set(table["baseline"]) <= {"hf-eager", "hf-sdpa"}
@@ -121,14 +131,14 @@ def test_smoke_speedup_table(smoke_run):
 def test_smoke_fidelity_table_and_predictor(smoke_run):
     table = pd.read_csv(smoke_run / "fidelity.csv")
     assert FIDELITY_COLUMNS <= set(table.columns)
-    assert set(table["model"]) == {bench.TINY_2L.name, bench.TINY_3L.name}
+    assert set(table["model"]) == {TINY_2L.name, TINY_3L.name}
     assert set(table["length"]) == {8, 16}
     assert set(table["batch_size"]) == {2}
     assert (table["estimated_speedup"] >= 1.0).all()
     assert set(table["predictor_split"]) == {"fit", "held-out"}
     assert table["predicted_ms"].notna().all()
     predictor = pd.read_csv(smoke_run / "fidelity_predictor.csv")
-    assert list(predictor["fit_on"]) == [bench.TINY_2L.name, bench.TINY_3L.name, "pooled"]
+    assert list(predictor["fit_on"]) == [TINY_2L.name, TINY_3L.name, "pooled"]
     assert predictor["held_out_profiles_error_percent"].notna().all()
 
 
@@ -163,14 +173,14 @@ def test_accuracy_table_pivots_and_interpolates(smoke_run, tmp_path):
 
 
 def test_speedup_at_drop_edge_cases():
-    assert bench.speedup_at_drop([1, 2, 3], [90, 90, 90], 90.0) == (3.0, True)
-    speedup, censored = bench.speedup_at_drop([1, 2], [88, 87], 90.0)
+    assert speedup_at_drop([1, 2, 3], [90, 90, 90], 90.0) == (3.0, True)
+    speedup, censored = speedup_at_drop([1, 2], [88, 87], 90.0)
     assert math.isnan(speedup) and not censored  # even the first point is too far down
-    assert bench.speedup_at_drop([3, 1, 2], [80, 90, 90], 90.0)[0] == pytest.approx(2.0 + 0.75 / 10)
+    assert speedup_at_drop([3, 1, 2], [80, 90, 90], 90.0)[0] == pytest.approx(2.0 + 0.75 / 10)
 
 
 def test_accuracy_without_sweeps_says_so(tmp_path, capsys):
-    assert bench.accuracy_table(tmp_path).empty
+    assert accuracy_table(tmp_path).empty
     code = bench.main(["accuracy", "--cached-runs", str(tmp_path / "none"), "--out", str(tmp_path / "out")])
     assert code == 0
     assert "no sweep found" in capsys.readouterr().out
@@ -178,15 +188,29 @@ def test_accuracy_without_sweeps_says_so(tmp_path, capsys):
 
 
 def test_accuracy_with_foreign_columns_is_an_error(tmp_path, capsys):
-    (tmp_path / "x__y").mkdir()
-    pd.DataFrame({"task": ["sst2"], "acc": [1.0]}).to_csv(tmp_path / "x__y" / "sweep.csv", index=False)
+    write_sweep(pd.DataFrame({"task": ["sst2"], "acc": [1.0]}), tmp_path / "x__y", {})
     code = bench.main(["accuracy", "--cached-runs", str(tmp_path), "--out", str(tmp_path / "out")])
     assert code == 1
-    assert "COL_" in capsys.readouterr().err
+    assert "is not an accviz sweep (missing columns" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_accuracy_reads_sweeps_with_their_checksums_verified(tmp_path, capsys):
+    """One reader of sweeps (accviz.results.read_sweep): an edited or card-less sweep is an error."""
+    args = ["accuracy", "--cached-runs", str(tmp_path), "--out", str(tmp_path / "out")]
+    write_sweep(SWEEP, tmp_path / "minilm__sst2", {})
+    edited = SWEEP.assign(value=SWEEP["value"] + 1)
+    edited.to_csv(tmp_path / "minilm__sst2" / "sweep.csv", index=False)
+    assert bench.main(args) == 1
+    assert "does not match the checksum" in capsys.readouterr().err
+    (tmp_path / "minilm__sst2" / "card.json").unlink()
+    assert bench.main(args) == 1
+    assert "is not a finished accviz cache entry" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_timing_budget_bounds_repeats():
-    budget = bench.TimingBudget(seconds=10.0, min_repeats=3, max_repeats=20)
+    budget = TimingBudget(seconds=10.0, min_repeats=3, max_repeats=20)
     assert budget.repeats_for(100.0) == 3
     assert budget.repeats_for(1.0) == 10
     assert budget.repeats_for(0.01) == 20
@@ -194,7 +218,7 @@ def test_timing_budget_bounds_repeats():
 
 def _accuracy_row(model, task, metric, strategy, values, reachable=float("nan"), lower_bound=False):
     row = {"model": model, "task": task, "metric": metric, "strategy": strategy, "baseline": values[0]}
-    row.update({f"{s:g}x": v for s, v in zip(bench.ACCURACY_SPEEDUPS, values, strict=True)})
+    row.update({f"{s:g}x": v for s, v in zip(ACCURACY_SPEEDUPS, values, strict=True)})
     row.update({"speedup_at_0.75_drop": reachable, "reachable_is_lower_bound": lower_bound})
     return row
 
@@ -282,7 +306,7 @@ def test_accuracy_markdown_shows_primary_metric_best_in_bold():
             _accuracy_row("m", "mrpc", "f1", "random", [84, 84, 84, 84, 84], 4.0, lower_bound=True),
         ]
     )
-    lines = bench.accuracy_markdown(table).splitlines()
+    lines = accuracy_markdown(table).splitlines()
     assert len(lines) == 2 + 3  # header, rule, the three f1 rows; accuracy is not MRPC's primary metric
     assert lines[2] == "| mrpc (f1) | m | ACC | 84.0 | 83.0 | 82.0 | 81.0 | 80.0 | 1.20x |"
     assert (
@@ -381,3 +405,15 @@ def test_a_missing_seed_does_not_shift_the_others_out_of_their_pairs():
     # seed 1 only: baseline 80 (p1), elim e1 is 1 point below; pairing e1 with p0 would say 11
     elim = rows[rows.suite == "elim"].iloc[0]
     assert elim["seeds"] == 1 and elim["drop_1x"] == pytest.approx(1.0)
+
+
+def test_machine_cards_keep_the_keys_of_the_stored_cards():
+    """One machine module for every card: the keys readers of the stored cards rely on stay."""
+    sweep_card = json.loads(
+        (REPO_ROOT / "cached_runs" / "minilm-sst2-elim-s0__sst2" / "card.json").read_text()
+    )
+    assert set(machine_description()) == set(sweep_card["machine"])
+    assert set(library_versions()) == set(sweep_card["versions"])
+    bench_card = json.loads((REPO_ROOT / "cached_runs" / "bench" / "speedup.json").read_text())
+    assert set(machine_card()) == set(bench_card["machine"])
+    assert machine_card()["torch"] == library_versions()["torch"] == torch.__version__

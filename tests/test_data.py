@@ -17,6 +17,7 @@ import pytest
 from accviz.data import embedded
 from accviz.data import splits as data
 from accviz.data.splits import TaskData, load_split, read_glue_tsv, resolve_sources
+from accviz.data.tasks import get_task
 from accviz.errors import DataError
 
 SHARED_GLUE = Path(__file__).resolve().parents[2] / "shared" / "glue"
@@ -120,13 +121,13 @@ def test_glue_dir_from_the_environment(glue_dir, monkeypatch):
 
 def test_glue_reader_tolerates_crlf_and_trailing_blank_lines(tmp_path):
     path = write_glue_file(tmp_path, "SST-2", "dev", b"sentence\tlabel\r\ngood \t1\r\nbad\t0\r\n\r\n\n")
-    split = read_glue_tsv("sst2", "dev", path)
+    split = read_glue_tsv(get_task("sst2"), "dev", path)
     assert split.texts_a == ("good", "bad") and split.labels == (1, 0)
 
 
 def test_numeric_label_ids_are_accepted_for_named_labels(tmp_path):
     path = write_glue_file(tmp_path, "RTE", "dev", "index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\t1\n")
-    assert read_glue_tsv("rte", "dev", path).labels == (1,)
+    assert read_glue_tsv(get_task("rte"), "dev", path).labels == (1,)
 
 
 MALFORMED = [
@@ -258,7 +259,7 @@ def test_subset_is_seeded_ordered_and_labelled(glue_dir):
     path = write_glue_file(
         glue_dir, "SST-2", "dev", "sentence\tlabel\n" + "".join(f"s{i}\t{i % 2}\n" for i in range(50))
     )
-    full = read_glue_tsv("sst2", "dev", path)
+    full = read_glue_tsv(get_task("sst2"), "dev", path)
     part = full.subset(10, seed=3)
     assert isinstance(part, TaskData) and len(part) == 10
     assert part == full.subset(10, seed=3) and part != full.subset(10, seed=4)

@@ -112,6 +112,34 @@ def test_resume_continues_where_it_stopped(minilm_tokenizer, tmp_path):
         whole.bert.encoder.layer[0].output.dense.weight,
     )
     assert resumed.losses == pytest.approx(uninterrupted.losses)
+    assert resumed.card["num_processes"] == uninterrupted.card["num_processes"] == 1
+    assert (
+        resumed.card["examples_seen_per_process"] == uninterrupted.card["examples_seen_per_process"] == [48]
+    )
+
+
+def test_a_state_from_before_several_processes_still_resumes(minilm_tokenizer, tmp_path):
+    """A state without the per-process fields is one process's; the examples it saw are recounted."""
+    from dataclasses import replace
+
+    texts, labels = (POSITIVE + NEGATIVE) * 4, [1, 1, 1, 0, 0, 0] * 4
+    config = FinetuneConfig(epochs=2, batch_size=5, seed=3, checkpoint_every=100)
+    whole = finetune(tiny_vocab_classifier(seed=1), minilm_tokenizer, texts, labels, config)
+    for _ in range(6):  # 24 examples in batches of 5: the 6th step opens the second epoch
+        paused = replace(config, time_budget_s=0.0)
+        finetune(
+            tiny_vocab_classifier(seed=1), minilm_tokenizer, texts, labels, paused, checkpoint_dir=tmp_path
+        )
+    state = torch.load(tmp_path / "state.pt", weights_only=False)
+    for key in [key for key in state if key.endswith("_per_process") or key == "num_processes"]:
+        del state[key]
+    torch.save(state, tmp_path / "state.pt")
+    resumed = finetune(
+        tiny_vocab_classifier(seed=1), minilm_tokenizer, texts, labels, config, checkpoint_dir=tmp_path
+    )
+    assert resumed.card["resumed_at_step"] == 6 and resumed.card["steps"] == 10
+    assert resumed.card["examples_seen_per_process"] == whole.card["examples_seen_per_process"] == [48]
+    torch.testing.assert_close(resumed.model.classifier.weight, whole.model.classifier.weight)
 
 
 def test_resume_refuses_a_state_of_another_recipe(minilm_tokenizer, tmp_path):

@@ -85,3 +85,33 @@ def test_fusion_costs_one_more_vector_per_layer_after_the_first_elimination():
     assert fused.layers[1].ffn == plain.layers[1].ffn + 2 * 64 * 256  # layer 2 eliminates: k + 1 rows
     assert fused.layers[2].attention > plain.layers[2].attention  # n + 1 from layer 3 on
     assert fused.total_macs > plain.total_macs
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_padded_batch_costs_what_its_longest_sequence_costs_per_row(seed):
+    """On a padded batch, every layer's width is the longest row's keep count (counts grow with the
+    real length), so FlopCounterMode counts B sequences of the longest real length: the padding is
+    paid for, and sorting by length (accviz.data.batching) is what keeps it small."""
+    rng = random.Random(100 + seed)
+    config = tiny_bert_config(
+        hidden_size=32,
+        num_attention_heads=4,
+        num_hidden_layers=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(seed)
+    pruned = PrunedBert(BertForSequenceClassification(config).eval())
+    lengths = [rng.randint(3, 60) for _ in range(4)]
+    width = max(lengths)
+    input_ids = torch.randint(5, 99, (len(lengths), width))
+    attention_mask = (torch.arange(width)[None, :] < torch.tensor(lengths)[:, None]).long()
+    ratios = tuple(sorted((rng.uniform(0.1, 1.0) for _ in range(4)), reverse=True))
+    for profile in (None, EliminationProfile(ratios)):
+        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
+            pruned(input_ids, attention_mask=attention_mask, profile=profile, scorer="acc")
+        counted = counter.get_total_flops()
+        as_longest = estimate_flops(config, [width] * len(lengths), profile).total_flops
+        real = estimate_flops(config, lengths, profile).total_flops
+        assert counted == pytest.approx(as_longest, rel=0.02), (profile, lengths)
+        assert real < counted  # the real lengths alone would understate a padded batch

@@ -1,6 +1,7 @@
 """The cache of fine-tuned checkpoints: built once, rebuilt when corrupt, safe under concurrency."""
 
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -74,9 +75,11 @@ def test_two_processes_preparing_the_same_default_end_with_one_valid_checkpoint(
     import os
 
     base, glue = tiny_base
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(2) as pool:
-        results = pool.map(_prepare_in_subprocess, [(str(base), str(glue), os.environ["ACCVIZ_CACHE"])] * 2)
+    # an executor, not a Pool: a worker that dies fails the test (BrokenProcessPool, its stderr in the
+    # report) instead of being replaced forever while map() waits
+    jobs = [(str(base), str(glue), os.environ["ACCVIZ_CACHE"])] * 2
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
+        results = list(executor.map(_prepare_in_subprocess, jobs, timeout=600))
     paths, created = zip(*results, strict=True)
     assert len(set(paths)) == 1
     assert len(set(created)) == 1, "built twice: the lock did not hold"

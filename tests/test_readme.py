@@ -5,7 +5,15 @@ import re
 import pandas as pd
 import pytest
 
-from accviz import bench
+from accviz.measure.average import average_drop_markdown
+from accviz.measure.frontier import envelope_markdown, frontier_markdown
+from accviz.measure.report import (
+    accuracy_markdown,
+    fidelity_markdown,
+    int8_markdown,
+    int8_predictor_markdown,
+    speedup_markdown,
+)
 
 from .conftest import REPO_ROOT
 
@@ -16,12 +24,12 @@ README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 @pytest.mark.parametrize(
     ("render", "name"),
     [
-        (bench.speedup_markdown, "speedup.csv"),
-        (bench.fidelity_markdown, "fidelity.csv"),
-        (bench.average_drop_markdown, "accuracy_average.csv"),
-        (bench.int8_markdown, "int8.csv"),
-        (bench.int8_predictor_markdown, "int8_predictor.csv"),
-        (bench._frontier_markdown, "frontier.csv"),
+        (speedup_markdown, "speedup.csv"),
+        (fidelity_markdown, "fidelity.csv"),
+        (average_drop_markdown, "accuracy_average.csv"),
+        (int8_markdown, "int8.csv"),
+        (int8_predictor_markdown, "int8_predictor.csv"),
+        (frontier_markdown, "frontier.csv"),
     ],
 )
 def test_readme_shows_the_stored_table(render, name):
@@ -32,16 +40,14 @@ def test_readme_shows_the_stored_table(render, name):
 
 
 def test_readme_glue_rows_come_from_the_accuracy_table():
-    stored = set(bench.accuracy_markdown(pd.read_csv(BENCH_DIR / "accuracy.csv")).splitlines())
+    stored = set(accuracy_markdown(pd.read_csv(BENCH_DIR / "accuracy.csv")).splitlines())
     shown = [line for line in README.splitlines() if re.match(r"\| (mrpc|stsb|cola|rte) \(", line)]
     assert len(shown) >= 40  # four tasks, two models, five strategies
     assert [row for row in shown if row not in stored] == []
 
 
 def test_readme_sst2_rows_and_the_frontier_envelope_are_the_stored_ones():
-    from accviz.measure.frontier import envelope_markdown
-
-    stored = set(bench.accuracy_markdown(pd.read_csv(BENCH_DIR / "accuracy.csv")).splitlines())
+    stored = set(accuracy_markdown(pd.read_csv(BENCH_DIR / "accuracy.csv")).splitlines())
     shown = [line for line in README.splitlines() if line.startswith("| sst2 (accuracy) | minilm-sst2-")]
     assert len(shown) >= 7  # fp32 and int8 variants of two models
     assert [row for row in shown if row not in stored] == []

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from accviz import cli
+from accviz.cli import serve as cli_serve
 from accviz.store.safety import MAX_INPUT_CHARS, allowed_models, clip_text
 
 from .conftest import REPO_ROOT
@@ -13,7 +14,7 @@ from .conftest import REPO_ROOT
 def _capture_serve(monkeypatch) -> list:
     calls = []
     monkeypatch.setattr(
-        cli, "_serve", lambda command, env, open_url: calls.append((command, env, open_url)) or 0
+        cli_serve, "_serve", lambda command, env, open_url: calls.append((command, env, open_url)) or 0
     )
     return calls
 
@@ -70,7 +71,7 @@ def test_exposed_app_offers_no_free_text_paths(app_env, tmp_path, monkeypatch):
     allow.write_text(f"{app_env['model']}\n")
     monkeypatch.setenv("ACCVIZ_ALLOWLIST", str(allow))
     monkeypatch.setenv("ACCVIZ_SERVER_HOST", "0.0.0.0")
-    at = AppTest.from_file(str(REPO_ROOT / "app" / "page_scripts" / "method.py"), default_timeout=120)
+    at = AppTest.from_file(str(REPO_ROOT / "app" / "streamlit_app.py"), default_timeout=120)
     at.run()
     assert not at.exception
     assert not [t for t in at.text_input if t.key == "model_custom"], "visitors must not type paths"
@@ -104,5 +105,5 @@ def test_the_browser_is_not_opened_for_a_server_that_died(monkeypatch):
         def poll(self):
             return 1
 
-    assert cli._open_when_ready("http://127.0.0.1:9", Exited(), timeout_s=5) is False
+    assert cli_serve._open_when_ready("http://127.0.0.1:9", Exited(), timeout_s=5) is False
     assert opened == []

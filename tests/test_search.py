@@ -66,6 +66,7 @@ def test_cli_search_profile_scores_on_train_examples_the_fine_tune_did_not_use(
     import shutil
 
     from accviz import cli
+    from accviz.cli import train as cli_train
     from accviz.measure.sweep import read_sweep
     from accviz.store.cache import write_card
 
@@ -85,7 +86,7 @@ def test_cli_search_profile_scores_on_train_examples_the_fine_tune_did_not_use(
     class Args:
         task, glue_dir = "sst2", str(glue)
 
-    data, note = cli.held_out_train_slice(Args, model_dir, examples=100)
+    data, note = cli_train.held_out_train_slice(Args, model_dir, examples=100)
     used = set(random.Random(4).sample(range(40), 30))
     all_texts = [
         line.split("\t")[0].strip() for line in (glue / "SST-2" / "train.tsv").read_text().splitlines()[1:]
@@ -122,7 +123,7 @@ def test_the_strategy_decides_fusion_in_the_searched_family():
 def test_the_held_out_slice_refuses_another_train_split(tmp_path, minilm_tokenizer):
     import shutil
 
-    from accviz import cli
+    from accviz.cli import train as cli_train
     from accviz.store.cache import write_card
 
     from .conftest import tiny_vocab_classifier, write_glue_fixture
@@ -138,7 +139,7 @@ def test_the_held_out_slice_refuses_another_train_split(tmp_path, minilm_tokeniz
         task, glue_dir = "sst2", str(glue)
 
     with pytest.raises(AccvizError, match="same --glue-dir"):
-        cli.held_out_train_slice(Args, model_dir, examples=5)
+        cli_train.held_out_train_slice(Args, model_dir, examples=5)
 
 
 def test_one_solver_for_every_family():

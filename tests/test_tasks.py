@@ -86,12 +86,12 @@ def test_accuracy_f1_and_matthews_by_hand():
     accuracy = 100 * 7 / 10  # (TP + TN) / N
     f1 = 100 * 2 * 3 / (2 * 3 + 2 + 1)  # 2TP / (2TP + FP + FN) = 66.67
     mcc = 100 * (3 * 4 - 2 * 1) / math.sqrt((3 + 2) * (3 + 1) * (4 + 2) * (4 + 1))  # 10 / √600 = 40.82
-    assert compute_metrics("sst2", PREDICTIONS, REFERENCES) == {"accuracy": pytest.approx(accuracy)}
-    assert compute_metrics("mrpc", PREDICTIONS, REFERENCES) == {
+    assert compute_metrics(get_task("sst2"), PREDICTIONS, REFERENCES) == {"accuracy": pytest.approx(accuracy)}
+    assert compute_metrics(get_task("mrpc"), PREDICTIONS, REFERENCES) == {
         "f1": pytest.approx(f1),
         "accuracy": pytest.approx(accuracy),
     }
-    assert compute_metrics("cola", PREDICTIONS, REFERENCES) == {
+    assert compute_metrics(get_task("cola"), PREDICTIONS, REFERENCES) == {
         "matthews_corr": pytest.approx(mcc),
         "accuracy": pytest.approx(accuracy),
     }
@@ -100,19 +100,23 @@ def test_accuracy_f1_and_matthews_by_hand():
 def test_pearson_and_spearman_by_hand():
     # ŷ = (1, 2, 3), y = (1, 2, 4): deviations (-1, 0, 1) and (-4/3, -1/3, 5/3)
     # pearson = 3 / √(2 · 14/3); the ranks agree exactly, so spearman = 1
-    metrics = compute_metrics("stsb", [1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+    metrics = compute_metrics(get_task("stsb"), [1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
     assert metrics == {
         "pearson": pytest.approx(100 * 3 / math.sqrt(2 * 14 / 3)),
         "spearman": pytest.approx(100.0),
     }
-    assert compute_metrics("stsb", [3.0, 2.0, 1.0], [1.0, 2.0, 4.0])["spearman"] == pytest.approx(-100.0)
+    assert compute_metrics(get_task("stsb"), [3.0, 2.0, 1.0], [1.0, 2.0, 4.0])["spearman"] == pytest.approx(
+        -100.0
+    )
 
 
 def test_metrics_accept_numpy_and_torch_inputs():
-    expected = compute_metrics("cola", PREDICTIONS, REFERENCES)
-    assert compute_metrics("cola", np.array(PREDICTIONS), tuple(REFERENCES)) == expected
-    assert compute_metrics("cola", torch.tensor(PREDICTIONS), REFERENCES) == expected
-    assert compute_metrics("cola", [float(p) for p in PREDICTIONS], REFERENCES) == expected  # 1.0 is class 1
+    expected = compute_metrics(get_task("cola"), PREDICTIONS, REFERENCES)
+    assert compute_metrics(get_task("cola"), np.array(PREDICTIONS), tuple(REFERENCES)) == expected
+    assert compute_metrics(get_task("cola"), torch.tensor(PREDICTIONS), REFERENCES) == expected
+    assert (
+        compute_metrics(get_task("cola"), [float(p) for p in PREDICTIONS], REFERENCES) == expected
+    )  # 1.0 is class 1
 
 
 @pytest.mark.parametrize(
@@ -129,7 +133,7 @@ def test_metrics_accept_numpy_and_torch_inputs():
 def test_degenerate_inputs_give_zero_without_warnings(task, predictions, references, expected):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any warning fails the test
-        assert compute_metrics(task, predictions, references) == expected
+        assert compute_metrics(get_task(task), predictions, references) == expected
 
 
 @pytest.mark.parametrize(
@@ -145,7 +149,7 @@ def test_degenerate_inputs_give_zero_without_warnings(task, predictions, referen
 )
 def test_bad_metric_inputs_raise_data_error(task, predictions, references, fragment):
     with pytest.raises(DataError, match=fragment):
-        compute_metrics(task, predictions, references)
+        compute_metrics(get_task(task), predictions, references)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -155,17 +159,19 @@ def test_bad_metric_inputs_raise_data_error(task, predictions, references, fragm
 def test_classification_logits_give_class_ids():
     logits = torch.tensor([[0.1, 2.0], [3.0, -1.0], [0.0, 0.5]])
     for form in (logits, logits.numpy(), logits.tolist()):
-        predictions = predictions_from_logits("rte", form)
+        predictions = predictions_from_logits(get_task("rte"), form)
         assert predictions.dtype == np.int64 and predictions.tolist() == [1, 0, 1]
 
 
 def test_regression_logits_give_scores():
-    assert predictions_from_logits("stsb", torch.tensor([[1.5], [4.0]])).tolist() == [1.5, 4.0]
-    assert predictions_from_logits("STS-B", [1.5, 4.0]).tolist() == [1.5, 4.0]
-    assert predictions_from_logits("stsb", torch.tensor([[1.5]], dtype=torch.bfloat16)).tolist() == [1.5]
+    assert predictions_from_logits(get_task("stsb"), torch.tensor([[1.5], [4.0]])).tolist() == [1.5, 4.0]
+    assert predictions_from_logits(get_task("STS-B"), [1.5, 4.0]).tolist() == [1.5, 4.0]
+    assert predictions_from_logits(
+        get_task("stsb"), torch.tensor([[1.5]], dtype=torch.bfloat16)
+    ).tolist() == [1.5]
 
 
 @pytest.mark.parametrize(("task", "shape"), [("sst2", (4, 3)), ("sst2", (4,)), ("stsb", (4, 2))])
 def test_logits_of_the_wrong_shape_raise(task, shape):
     with pytest.raises(DataError, match="needs logits of shape"):
-        predictions_from_logits(task, np.zeros(shape))
+        predictions_from_logits(get_task(task), np.zeros(shape))

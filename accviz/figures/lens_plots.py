@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from accviz.figures.plots import OKABE_ITO, SCORE_COLOURSCALE, _style
 from accviz.method.scoring import strategy_colour
@@ -57,7 +58,6 @@ def survival_lines(table: pd.DataFrame, *, x_title: str, title: str) -> go.Figur
 
 def _sequential(i: int, n: int) -> str:
     """Layer i of n on viridis: early layers dark, late layers light."""
-    from plotly.colors import sample_colorscale
 
     return sample_colorscale("Viridis", [0.85 * i / max(n - 1, 1)])[0]
 

@@ -11,6 +11,7 @@ from collections import Counter
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from accviz.errors import AccvizError
 from accviz.method.scoring import STRATEGY_ORDER, strategy_colour, strategy_label, strategy_rank
@@ -463,7 +464,6 @@ def attribution_vs_acc(attribution_result, layer: int = 0) -> go.Figure:
     normalised to sum to 1 over the tokens shown; trace 0 is |IG|, trace 1 ACC. Row 2 (trace 2):
     Spearman's rho between |IG| and ACC per layer.
     """
-    from plotly.subplots import make_subplots
 
     result = attribution_result
     L = result.num_layers

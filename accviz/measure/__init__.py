@@ -5,5 +5,8 @@ evaluate  one checkpoint at one target speedup on one split
 sweep     a checkpoint over a grid of speedups and strategies
 average   the average drop over tasks and seeds (suites from cached_runs/suites.json)
 frontier  the per-lever table and the envelope over depth and speedup
+workloads what the latency benchmarks time, and timing it in one interleaved run
+bench_speedup, bench_fidelity, bench_accuracy   one module per benchmark (``python -m accviz.bench``)
 int8, gpu benchmarks of int8 × elimination and of a GPU
+report    the stored benchmark tables as Markdown
 """

@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from accviz.data.tasks import TASKS
 from accviz.errors import AccvizError
 from accviz.method.scoring import strategy_label, strategy_rank
+from accviz.results import ACCURACY_SPEEDUPS, accuracy_column, primary_metric_rows
 
 SUITES_FILE = "suites.json"
-SPEEDUPS = (1.0, 1.5, 2.0, 3.0, 4.0)
+SPEEDUPS = ACCURACY_SPEEDUPS  # the accuracy table's columns the drop is averaged at
 MAX_DROP_POINTS = 0.75
 
 
@@ -97,24 +97,13 @@ def speedup_at_drop(
     return points[-1][0], True
 
 
-def _column(speedup: float) -> str:
-    return f"{speedup:g}x"
-
-
-def _primary(table: pd.DataFrame) -> pd.DataFrame:
-    keep = [
-        t not in TASKS or m == TASKS[t].primary_metric for t, m in zip(table.task, table.metric, strict=True)
-    ]
-    return table[keep]
-
-
 def average_drop_table(table: pd.DataFrame, comparisons: list[Comparison]) -> pd.DataFrame:
     """``accuracy_table``'s output -> one row per (comparison, suite, strategy); formulas above."""
     if table.empty:
         return pd.DataFrame()
-    primary = _primary(table)
+    primary = primary_metric_rows(table)
     curves = {(r["model"], r["task"], r["strategy"]): r for r in primary.to_dict("records")}
-    columns = [_column(s) for s in SPEEDUPS]
+    columns = [accuracy_column(s) for s in SPEEDUPS]
     rows = []
     for comparison in comparisons:
 
@@ -189,7 +178,7 @@ def average_drop_markdown(average: pd.DataFrame) -> str:
     """The table as Markdown: mean drop (± std over seeds where there are several)."""
     if average.empty:
         return ""
-    columns = [_column(s) for s in SPEEDUPS]
+    columns = [accuracy_column(s) for s in SPEEDUPS]
     reach = f"speedup_at_{MAX_DROP_POINTS:g}_average_drop"
     lines = [
         "| comparison | fine-tuned | strategy | tasks | seeds | " + " | ".join(columns)

@@ -11,7 +11,6 @@ model on inputs padded to 128 tokens, as the paper and PoWER-BERT measured.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -19,6 +18,7 @@ import torch
 
 from accviz.data.batching import EncodedSplit, encode_split, length_sorted_batches, pad_batch
 from accviz.data.tasks import compute_metrics, get_task, predictions_from_logits
+from accviz.measure.latency import interleaved_latency
 from accviz.method.flops import estimate_flops, unpruned_flops
 from accviz.method.profile import DEFAULT_FAMILY
 from accviz.method.pruned import PrunedBert
@@ -43,8 +43,8 @@ class EvalResult:
     estimated_speedup_padded128: float  # vs the plain model on inputs padded to 128 tokens
     exact_last_layer_speedup: float  # the part of estimated_speedup that needs no elimination
     measured_speedup: float | None  # latency of the plain model / pruned, same batches, interleaved
-    latency_unpruned_s: float | None
-    latency_pruned_s: float | None
+    latency_unpruned_s: float | None  # sum over batches of the plain model's median seconds
+    latency_pruned_s: float | None  # the same for the pruned forward
     mean_kept_per_layer: tuple[float, ...]  # mean word-vectors kept after each layer
     mean_length: float
     n_examples: int
@@ -116,8 +116,8 @@ def evaluate_encoded(
             if progress is not None:
                 progress(number + 1, len(batches))
     logits = torch.stack(all_logits)
-    predictions = predictions_from_logits(spec.name, logits)
-    metrics = compute_metrics(spec.name, predictions, list(encoded.labels))
+    predictions = predictions_from_logits(spec, logits)
+    metrics = compute_metrics(spec, predictions, list(encoded.labels))
     pruned_macs = estimate_flops(model.config, lengths, solved.profile).total_macs
     padded_macs = unpruned_flops(model.config, [PADDED_BASELINE_LENGTH] * len(lengths)).total_macs
     return EvalResult(
@@ -143,25 +143,25 @@ def evaluate_encoded(
     )
 
 
-LATENCY_ROUNDS = 2  # per batch; the minimum of each side counts (interference only ever adds time)
+LATENCY_ROUNDS = 2  # timed rounds per batch: each side goes first once
 
 
 def _timed_pair(model, pruned, inputs, profile, scorer, *, warm: bool):
-    """Seconds of the plain model and of the pruned one on one batch, interleaved; and the pruned output."""
-    if warm:  # the first batch pays one-time costs (allocator, kernels): run both once untimed
+    """Median seconds of the plain model and of the pruned one on one batch, timed in interleaved
+    rounds (``accviz.measure.latency.interleaved_latency``); and the pruned output."""
+    outputs = {}
+
+    def run_plain():
         model(input_ids=inputs[0], attention_mask=inputs[1], token_type_ids=inputs[2])
-        pruned(*inputs, profile=profile, scorer=scorer)
-    plain_times, pruned_times = [], []
-    for round_index in range(LATENCY_ROUNDS):
-        for plain_first in (True, False) if round_index % 2 == 0 else (False, True):
-            started = time.perf_counter()
-            if plain_first:
-                model(input_ids=inputs[0], attention_mask=inputs[1], token_type_ids=inputs[2])
-                plain_times.append(time.perf_counter() - started)
-            else:
-                out = pruned(*inputs, profile=profile, scorer=scorer)
-                pruned_times.append(time.perf_counter() - started)
-    return min(plain_times), min(pruned_times), out
+
+    def run_pruned():
+        outputs["pruned"] = pruned(*inputs, profile=profile, scorer=scorer)
+
+    # the first batch pays one-time costs (allocator, kernels): one untimed round before it
+    stats = interleaved_latency(
+        {"plain": run_plain, "pruned": run_pruned}, repeats=LATENCY_ROUNDS, warmup=1 if warm else 0
+    )
+    return stats["plain"].median_s, stats["pruned"].median_s, outputs["pruned"]
 
 
 def evaluate_split(model, tokenizer, data, *, max_length: int = 128, **kwargs) -> EvalResult:

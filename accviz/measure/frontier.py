@@ -25,7 +25,7 @@ import pandas as pd
 
 from accviz.data.tasks import TASKS
 from accviz.errors import AccvizError
-from accviz.measure.sweep import SWEEP_FILE, read_sweep, sweep_dir
+from accviz.results import SWEEP_FILE, bench_card, read_sweep, sweep_dir, write_companion_table, write_table
 
 FRONTIER_FILE = "frontier.json"
 SPEEDUPS = (1.5, 2.0, 3.0, 4.0)
@@ -149,13 +149,11 @@ def envelope_markdown(envelope: pd.DataFrame) -> str:
 
 
 def run_frontier(cached_runs: Path, out_dir: Path, *, command: str, smoke: bool, note: str = "", log=print):
-    from accviz.bench import _card, _write_table
-
     table, envelope = frontier_table(Path(cached_runs))
-    card = _card("frontier", command, smoke, {"spec": str(Path(cached_runs) / FRONTIER_FILE)}, note)
+    card = bench_card("frontier", command, smoke, {"spec": str(Path(cached_runs) / FRONTIER_FILE)}, note)
     card["baseline"] = float(table["baseline"].iloc[0])
-    _write_table(out_dir, "frontier", table, card)
-    envelope.to_csv(out_dir / "frontier_envelope.csv", index=False, float_format="%.6g")
+    write_table(out_dir, "frontier", table, card)
+    write_companion_table(out_dir, "frontier_envelope.csv", envelope)
     log(frontier_markdown(table))
     log("\n" + envelope_markdown(envelope))
     return table

@@ -21,12 +21,22 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from accviz.bench import BERT_BASE, TINY_2L, EncoderSpec, _card, _show, _write_table, benchmark_inputs
 from accviz.measure.latency import interleaved_latency
+from accviz.measure.report import show_table
+from accviz.measure.workloads import (
+    BERT_BASE,
+    PLAIN_MODELS,
+    TINY_2L,
+    EncoderSpec,
+    benchmark_inputs,
+    plain_models,
+    pruned_key,
+)
 from accviz.method.flops import estimated_speedup
 from accviz.method.pruned import PrunedBert
 from accviz.method.scoring import get_scorer
 from accviz.method.speedup import solve_profile
+from accviz.results import bench_card, write_table
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ def _timed_calls(plain, pruned, ids, mask, profiles, scorer, synchronize) -> dic
 
     runs = {name: synced(lambda m=m: m(input_ids=ids, attention_mask=mask)) for name, m in plain.items()}
     for target, profile in profiles.items():
-        runs[f"pruned@{target:g}x"] = synced(lambda p=profile: pruned(ids, mask, profile=p, scorer=scorer))
+        runs[pruned_key(target)] = synced(lambda p=profile: pruned(ids, mask, profile=p, scorer=scorer))
     return runs
 
 
@@ -75,7 +85,7 @@ def run_gpu(
     else:
         log("gpu: no CUDA device on this machine; nothing measured, nothing written.")
         return None
-    card = _card(
+    card = bench_card(
         "gpu",
         command,
         smoke,
@@ -96,11 +106,7 @@ def run_gpu(
     rows = []
     for dtype_name in settings.dtypes:
         model = copy.deepcopy(base_model).to(device=device, dtype=DTYPES[dtype_name]).eval()
-        plain = {}
-        for implementation in ("eager", "sdpa"):
-            twin = copy.deepcopy(model)
-            twin.set_attn_implementation(implementation)
-            plain[f"hf-{implementation}"] = twin.eval()
+        plain = plain_models(model)
         pruned = PrunedBert(model)
         for batch in settings.batch_sizes:
             ids, mask = (t.to(device) for t in benchmark_inputs(model.config, batch, settings.length))
@@ -111,10 +117,10 @@ def run_gpu(
             }
             runs = _timed_calls(plain, pruned, ids, mask, profiles, scorer, synchronize)
             stats = interleaved_latency(runs, repeats=settings.repeats, warmup=settings.warmup)
-            base_name = min(("hf-eager", "hf-sdpa"), key=lambda n: stats[n].median_s)
+            base_name = min(PLAIN_MODELS, key=lambda n: stats[n].median_s)
             base = stats[base_name]
             for target, profile in profiles.items():
-                run = stats[f"pruned@{target:g}x"]
+                run = stats[pruned_key(target)]
                 estimate = estimated_speedup(model.config, lengths, profile)
                 measured = base.median_s / run.median_s
                 rows.append(
@@ -137,7 +143,7 @@ def run_gpu(
                 )
             log(f"  {dtype_name} batch {batch}: done")
     table = pd.DataFrame(rows)
-    _write_table(out_dir, "gpu", table, card)
+    write_table(out_dir, "gpu", table, card)
     shown = ("dtype", "batch", "target", "estimated_speedup", "measured_speedup", "ms_median")
-    log(_show(table, shown, f"\ngpu: {device_name(device)}"))
+    log(show_table(table, shown, f"\ngpu: {device_name(device)}"))
     return table

@@ -24,26 +24,26 @@ import numpy as np
 import pandas as pd
 import torch
 
-from accviz.bench import (
+from accviz.errors import AccvizError
+from accviz.measure.latency import LATENCY_COST_COLUMNS, LatencyModel, LatencyRecord, evaluate_held_out
+from accviz.measure.report import show_table
+from accviz.measure.workloads import (
     BERT_BASE,
     MINILM_L6,
     TINY_2L,
     EncoderSpec,
     TimingBudget,
-    _card,
-    _plain_models,
-    _show,
-    _write_table,
     benchmark_inputs,
     grid_settings,
+    plain_models,
     timed_rounds,
 )
-from accviz.measure.latency import LATENCY_COST_COLUMNS, LatencyRecord, evaluate_held_out
 from accviz.method.flops import EncoderShape, estimated_speedup
 from accviz.method.pruned import PrunedBert
 from accviz.method.quantize import Int8Config, quantize_int8
 from accviz.method.scoring import get_scorer
 from accviz.method.speedup import solve_profile
+from accviz.results import bench_card, read_bench_table, write_companion_table, write_table
 
 VARIANTS = ("fp32", "int8")
 FIT_TARGETS = (1.0, 2.0, 4.0)  # the predictor is fit on these; 1.5 and 3 are held out
@@ -77,7 +77,7 @@ def _key(encoder: str, batch: int, length: int, name: str) -> str:
 def run_int8(
     settings: Int8Settings, out_dir: Path, *, command: str, smoke: bool, note: str = "", log=print
 ) -> pd.DataFrame:
-    card = _card(
+    card = bench_card(
         "int8",
         command,
         smoke,
@@ -96,7 +96,7 @@ def run_int8(
         model = encoder.build()
         models = {"fp32": model, "int8": quantize_int8(model, settings.int8)}
         pruned = {variant: PrunedBert(m) for variant, m in models.items()}
-        plain = _plain_models(model)
+        plain = plain_models(model)
         shape = EncoderShape.from_config(model.config)
         for length in settings.lengths:
             for batch in settings.batch_sizes:
@@ -152,12 +152,16 @@ def run_int8(
     predictor = predictor_table(plan, stats)
     card["summary"] = summary_lines(table, predictor)
     card["predictor"] = predictor.to_dict(orient="records")
-    _write_table(out_dir, "int8", table, card)
-    predictor.to_csv(out_dir / "int8_predictor.csv", index=False, float_format="%.6g")
+    write_table(out_dir, "int8", table, card)
+    write_companion_table(out_dir, "int8_predictor.csv", predictor)
     shown = ("model", "batch", "length", "target", "variant", "estimated_speedup",
              "measured_speedup_vs_fp32_unpruned", "measured_over_estimated", "ms_median")  # fmt: skip
-    log(_show(table, shown, "\nint8 × elimination (speedups against the faster fp32 HF model)"))
-    log(_show(predictor, ("model", "variant", "runs", "held_out_error_percent", "layer_ms"), "\npredictor"))
+    log(show_table(table, shown, "\nint8 × elimination (speedups against the faster fp32 HF model)"))
+    log(
+        show_table(
+            predictor, ("model", "variant", "runs", "held_out_error_percent", "layer_ms"), "\npredictor"
+        )
+    )
     for line in card["summary"]:
         log(line)
     return table
@@ -242,14 +246,11 @@ def predict_speedup(
     The fp32 unpruned model is predicted as the fp32 pruned forward without elimination and with
     its full last layer. Returns (speedup, the benchmark model the costs were fit on).
     """
-    from accviz.errors import AccvizError
-    from accviz.measure.latency import LatencyModel
-
     path = Path(bench_dir) / "int8_predictor.csv"
     if not path.exists():
         return None
     try:
-        table = pd.read_csv(path)
+        table = read_bench_table(path)  # AccvizError when unparsable or empty
         shape = EncoderShape.from_config(config)
         same = table[(table.num_layers == shape.num_layers) & (table.hidden == shape.hidden)]
     except (OSError, ValueError, AttributeError) as error:

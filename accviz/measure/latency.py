@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.optimize import nnls
 
 from accviz.errors import AccvizError
 from accviz.method.flops import EncoderShape, estimate_flops
@@ -308,8 +309,6 @@ def fit_latency_model(records: Sequence[LatencyRecord]) -> LatencyModel:
     *percentage* error everywhere), and scaling every column to unit size keeps NNLS well
     conditioned although MAC counts are ~1e9 and layer counts ~10.
     """
-    from scipy.optimize import nnls
-
     if not records:
         raise AccvizError("Fitting a latency model needs at least one measured run.")
     features = np.stack([record.features() for record in records])  # (R, T)

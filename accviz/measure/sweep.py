@@ -1,7 +1,8 @@
 """Sweeps: a fine-tuned model evaluated over a grid of speedups and token-scoring strategies.
 
 Writes a tidy table (one row per strategy, target speedup and metric) plus a JSON card with
-checksums to ``cached_runs/<model>__<task>/``; the app and the benchmarks read it from there.
+checksums to ``cached_runs/<model>__<task>/``; the app and the benchmarks read it from there. The
+table's columns, its writer and its one reader are ``accviz.results``'s.
 
 A model cut to fewer layers (the layer-drop baseline) is swept against its deeper base model:
 with ``reference_config``, every speedup in the table is FLOPs(base, unpruned) / FLOPs(this model,
@@ -12,42 +13,28 @@ and each target T is reached with elimination T / that ratio on top.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 
 from accviz.data.batching import encode_split
-from accviz.errors import CacheError
+from accviz.machine import launched_processes
 from accviz.measure.evaluate import evaluate_encoded
 from accviz.method.flops import unpruned_flops
 from accviz.method.profile import DEFAULT_FAMILY
 from accviz.method.scoring import STRATEGY_ORDER, parse_strategy
 from accviz.method.search import solve_in_family
 from accviz.method.speedup import max_speedup
-from accviz.store import cache
+from accviz.results import SWEEP_COLUMNS
 
-SWEEP_COLUMNS = [
-    "model",
-    "task",
-    "split",
-    "source",
-    "strategy",
-    "target_speedup",
-    "estimated_speedup",
-    "estimated_speedup_padded128",
-    "measured_speedup",
-    "metric",
-    "value",
-    "value_std",
-    "mean_kept_last",
-    "n_examples",
-]
+# the table's reader, writer and folder live in accviz.results; re-exported for older callers
+from accviz.results import read_sweep as read_sweep
+from accviz.results import sweep_dir as sweep_dir
+from accviz.results import write_sweep as write_sweep
+
 DEFAULT_SPEEDUPS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0)
 DEFAULT_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.method.scoring.REGISTRY
 RANDOM_SEEDS = (0, 1, 2)
-SWEEP_FILE = "sweep.csv"
 
 
 def run_sweep(
@@ -72,6 +59,12 @@ def run_sweep(
     ``reference_config``: a deeper model this one was cut from; speedups are then against it.
     ``searched``: ``accviz.method.search.SearchedProfiles`` for ``family="searched"``.
     ``baseline_model``: what measured latency is compared with (the fp32 model of an int8 one).
+
+    Launched on several processes (``accelerate launch``, ``torchrun``), each evaluates a contiguous
+    share of the (speedup, strategy) jobs and every process gets the whole table, row for row the
+    one process's (every job is seeded on its own). Each process times its own jobs' latency while
+    the others run theirs on the same machine, so ``measured_speedup`` (a ratio of interleaved
+    timings of one process) is as noisy as that contention makes it; ``progress`` is the main's.
     """
     for strategy in strategies:  # a typo fails at once, not after an hour of sweeping
         parse_strategy(strategy)
@@ -90,10 +83,13 @@ def run_sweep(
     own_targets = [t for t in own_targets if t >= 1.0 - 1e-9]
     grid = sorted({max(1.0, round(t, 9)) for t in own_targets})
     jobs = [(s, strategy) for s in grid for strategy in strategies]
-    rows = []
-    for number, (speedup, strategy) in enumerate(jobs):
-        if progress is not None:
-            progress(number, len(jobs), f"{strategy} at {speedup:g}x")
+    processes = launched_processes()
+    with processes.split_between_processes(list(enumerate(jobs))) as shared_out:
+        my_jobs = list(shared_out)
+    rows_by_job = []  # (job number, its rows), one entry per job of this process
+    for done, (number, (speedup, strategy)) in enumerate(my_jobs):
+        if progress is not None and processes.is_main_process:
+            progress(done, len(my_jobs), f"{strategy} at {speedup:g}x")
         fuse = parse_strategy(strategy)[1]
         solved = solve_in_family(
             model.config, encoded.lengths, speedup, family=family, fuse=fuse, searched=searched
@@ -118,6 +114,7 @@ def run_sweep(
             for seed in seeds
         ]
         first = results[0]
+        rows = []
         for metric in first.metrics:
             values = pd.Series([r.metrics[metric] for r in results])
             rows.append(
@@ -141,42 +138,11 @@ def run_sweep(
                     "n_examples": first.n_examples,
                 }
             )
-    if progress is not None:
-        progress(len(jobs), len(jobs), "done")
-    return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+        rows_by_job.append((number, rows))
+    if processes.num_processes > 1:  # every process's jobs, back in the one process's order
+        from accelerate.utils import gather_object
 
-
-def sweep_dir(root: str | Path, model_name: str, task: str) -> Path:
-    from accviz.store.checkpoints import slug
-
-    return Path(root) / f"{slug(model_name)}__{task}"
-
-
-def write_sweep(table: pd.DataFrame, directory: str | Path, card: dict) -> Path:
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    cache.atomic_write_text(directory / SWEEP_FILE, table.to_csv(index=False, float_format="%.6g"))
-    card = {"kind": "sweep", "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **card}
-    cache.write_card(directory, card, files=[SWEEP_FILE])
-    return directory / SWEEP_FILE
-
-
-def read_sweep(directory: str | Path) -> tuple[pd.DataFrame, dict]:
-    """A sweep and its card; a corrupt or foreign file raises CacheError (never half-loaded)."""
-    directory = Path(directory)
-    card = cache.read_card(directory, verify=True)
-    try:
-        table = pd.read_csv(directory / SWEEP_FILE)
-    except Exception as error:  # pandas raises many types for a bad file
-        raise CacheError(f"Cannot read {directory / SWEEP_FILE}: {error}") from error
-    missing = [c for c in SWEEP_COLUMNS if c not in table.columns]
-    if missing:
-        raise CacheError(f"{directory / SWEEP_FILE} is not an accviz sweep (missing columns {missing}).")
-    return table, card
-
-
-def list_sweeps(root: str | Path) -> list[Path]:
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if (p / SWEEP_FILE).exists())
+        rows_by_job = sorted(gather_object(rows_by_job), key=lambda job: job[0])
+    if progress is not None and processes.is_main_process:
+        progress(len(my_jobs), len(my_jobs), "done")
+    return pd.DataFrame([row for _, rows in rows_by_job for row in rows], columns=SWEEP_COLUMNS)

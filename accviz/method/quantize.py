@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
 
 from accviz.errors import AccvizError
 
@@ -66,7 +67,6 @@ def quantize_int8(model: nn.Module, config: Int8Config | None = None) -> nn.Modu
     The original model is left untouched (the app keeps both). Inference only: dynamic quantized
     layers have no gradients, so fine-tuning stays fp32.
     """
-    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
 
     config = config or Int8Config()
     quantized = copy.deepcopy(model).eval()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -158,7 +159,6 @@ class SearchedProfiles:
 
 
 def write_searched(directory: Path, searched: SearchedProfiles) -> Path:
-    import os
 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / SEARCH_FILE

@@ -9,12 +9,20 @@ half-written checkpoint that is later taken for a finished one.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from torch import nn
+
+from accviz.data.splits import load_split
+from accviz.data.tasks import get_task
 from accviz.errors import AccvizError, CacheError, TrainingPaused
+from accviz.machine import launched_processes
+from accviz.measure.evaluate import evaluate_split
 from accviz.store import cache
+from accviz.store.loading import default_base_model_path, load_model
 from accviz.train.finetune import FinetuneConfig, finetune
 
 DEFAULT_TASK = "rotten_tomatoes"
@@ -108,28 +116,30 @@ def prepare_finetuned(
     ``<cache>/resume/<name>/`` every ``config.checkpoint_every`` steps; True continues a saved state
     (False refuses to overwrite one); a time-budget stop publishes nothing and raises
     ``TrainingPaused``, to be continued with ``resume=True``.
+
+    Launched on several processes (``accelerate launch``, ``torchrun``), every process trains its
+    share and only the main one evaluates dev and publishes; the others return ``final_dir`` at once,
+    before it is published.
     """
-    from accviz.data.splits import load_split
-    from accviz.data.tasks import get_task
-    from accviz.store.loading import default_base_model_path, load_model
+    from accelerate.utils import broadcast_object_list  # accelerate loads only to train
 
     spec = get_task(task)
     config = replace(config, task=spec.name)
     base = str(default_base_model_path()) if base_model in (None, "", DEFAULT_MODEL) else str(base_model)
     final_dir = models_dir() / (name or checkpoint_name(base_model or DEFAULT_MODEL, spec.name, config))
     state_dir = resume_dir(final_dir.name) if resume is not None else None
-    if rebuild and state_dir is not None and state_dir.exists():
-        import shutil
-
+    processes = launched_processes()
+    if rebuild and state_dir is not None and state_dir.exists() and processes.is_main_process:
         shutil.rmtree(state_dir)
+    processes.wait_for_everyone()  # every process decides on the same folders
     if resume is False and state_dir is not None and state_dir.exists() and not final_dir.exists():
         raise AccvizError(
             f"A paused run of {final_dir.name} exists ({state_dir}): pass --resume to continue it, "
             "or --rebuild to start afresh."
         )
 
-    def build(staging: Path) -> None:
-        started = time.perf_counter()
+    def trained():
+        """Run by every process: the splits, the model (and teacher), and its share of training."""
         train = load_split(spec.name, "train", glue_dir=glue_dir)
         dev = load_split(spec.name, "dev", glue_dir=glue_dir)
         loaded = load_model(
@@ -163,6 +173,16 @@ def prepare_finetuned(
                 f"{final_dir.name}: stopped by the time budget at step {result.card['steps']}/"
                 f"{result.card['planned_steps']}; its state is saved: run the same command with --resume."
             )
+        return train, dev, loaded, base_layers, result
+
+    announced = []  # whether the main process told the others to train
+
+    def build(staging: Path) -> None:
+        started = time.perf_counter()
+        if processes.num_processes > 1:
+            broadcast_object_list([True])  # the other processes train beside this one
+            announced.append(True)
+        train, dev, loaded, base_layers, result = trained()
         dev_metrics = _dev_metrics(result.model, loaded.tokenizer, dev, config, progress)
         card = dict(result.card)
         card.update(
@@ -190,14 +210,16 @@ def prepare_finetuned(
         loaded.tokenizer.save_pretrained(staging)
         cache.write_card(staging, card)
 
+    if not processes.is_main_process:  # the main process says whether the checkpoint gets built
+        if broadcast_object_list([None])[0]:
+            trained()
+        return final_dir
     if rebuild and final_dir.exists():
-        import shutil
-
         shutil.rmtree(final_dir)
     path = cache.get_or_build(final_dir, build)
+    if processes.num_processes > 1 and not announced:  # found built: nobody trains
+        broadcast_object_list([False])
     if state_dir is not None and state_dir.exists():  # published: the paused state is spent
-        import shutil
-
         shutil.rmtree(state_dir, ignore_errors=True)
     return path
 
@@ -215,7 +237,6 @@ def keep_first_layers(model, num_layers: int) -> None:
     The layer-drop baseline: a model that is simply shallower, the alternative a user would pick
     instead of eliminating word-vectors.
     """
-    from torch import nn
 
     layers = model.bert.encoder.layer
     if not 1 <= num_layers <= len(layers):
@@ -225,7 +246,6 @@ def keep_first_layers(model, num_layers: int) -> None:
 
 
 def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, progress) -> dict:
-    from accviz.measure.evaluate import evaluate_split
 
     if config.eval_examples is not None and config.eval_examples < len(dev):
         dev = dev.subset(config.eval_examples, seed=0)

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from huggingface_hub import constants
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from accviz.errors import AccvizError, ModelLoadError
 
@@ -96,7 +98,6 @@ class LoadedModel:
 
 def _hub_is_offline() -> bool:
     """HF_HUB_OFFLINE, also when it was set after huggingface_hub was imported."""
-    from huggingface_hub import constants
 
     flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
     return bool(constants.HF_HUB_OFFLINE) or flag in ("1", "true", "yes", "on")
@@ -152,7 +153,6 @@ def _pick_weights(file_names: set[str], source: str, allow_pickle: bool) -> tupl
 
 
 def _build_info(raw: dict, source: str, is_local: bool, file_names: set[str], allow_pickle: bool):
-    from transformers import BertConfig
 
     model_type = _check_model_type(raw, source)
     weights_file, weights_format = _pick_weights(file_names, source, allow_pickle)
@@ -287,7 +287,6 @@ def _check_tokenizer_present(info: CheckpointInfo) -> None:
 
 
 def _load_tokenizer_from(source: str, offline: bool):
-    from transformers import AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(
@@ -354,7 +353,6 @@ def load_model(
     Weights load as safetensors unless the checkpoint has only pickle weights and
     ``allow_pickle``; remote code is never run.
     """
-    from transformers import BertForSequenceClassification
 
     if num_labels is not None and (not isinstance(num_labels, int) or num_labels < 1):
         raise ModelLoadError(f"num_labels must be a positive integer, not {num_labels!r}.")

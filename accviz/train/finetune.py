@@ -15,15 +15,21 @@ full pass as the pruned pass's target: KL(student_T || teacher_T) * T^2 on the l
 scheduler, RNG states and the position in the epoch are written there atomically, and a later
 call with the same config continues from the last one (``accviz finetune --resume``).
 
-The loop uses ``accelerate``: on CPU it is one process; ``accelerate launch`` / ``torchrun``
-spreads the same command over GPUs or nodes.
+The loop uses ``accelerate``: run plainly it is one process; ``accelerate launch`` / ``torchrun``
+spreads the same command over P processes (GPUs, nodes, or CPU processes with gloo). Every process
+draws the same seeded order and the same profile per step; ``batch_size`` stays the global batch,
+and process r trains on the examples ``batch[r::P]`` of it. Its loss is weighted by
+``n_r * P / n`` before DDP averages the gradients, so the update is the gradient of the whole
+batch's mean loss, as in one process (dropout apart: process r draws its masks from seed + r).
+One process is exactly the loop it always was. Progress and resumable state are the main
+process's; every process loads a state (on several nodes ``checkpoint_dir`` must be shared), and a
+state resumes only with the number of processes that saved it, so the continuation stays exact.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import platform
 import random
 import re
 import time
@@ -36,6 +42,7 @@ import torch.nn.functional as F
 
 from accviz.data.batching import encode_split, pad_batch
 from accviz.errors import AccvizError
+from accviz.machine import library_versions, machine_description
 from accviz.method.profile import DEFAULT_FAMILY, EliminationProfile
 from accviz.method.pruned import PrunedBert
 from accviz.method.scoring import parse_strategy
@@ -167,12 +174,11 @@ def finetune(
     ``teacher_model``: the loaded ``config.teacher`` (frozen, eval mode). ``checkpoint_dir``: where
     resumable state goes; an existing state there for the same config is resumed.
     """
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DataLoaderConfiguration
     from transformers import get_linear_schedule_with_warmup
 
     schedule = SpeedupSchedule.parse(config.train_speedup)
-    rng = random.Random(config.seed)
-    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)  # the same draws on every process: order and profiles agree
     indices = training_subset(len(train_texts_a), config.max_train_examples, rng)
     if not indices:
         raise AccvizError("The training split is empty.")
@@ -181,7 +187,12 @@ def finetune(
     labels = [train_labels[i] for i in indices]
     encoded = encode_split(tokenizer, texts_a, texts_b, labels, max_length=config.max_length)
 
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = Accelerator(  # the processes of launched_processes(); split_batches: batch_size is
+        cpu=not torch.cuda.is_available(),  # the global batch, so the schedule steps once a step
+        dataloader_config=DataLoaderConfiguration(split_batches=True),
+    )
+    rank, processes = accelerator.process_index, accelerator.num_processes
+    torch.manual_seed(config.seed + rank)  # dropout: one stream per process (accelerate's convention)
     trainable = PrunedBert(model)
     length_sample = rng.sample(encoded.lengths, min(2000, len(encoded)))
     scorer, fuse = parse_strategy(config.strategy)  # "acc+fuse": train with fusion active
@@ -209,10 +220,10 @@ def finetune(
     losses: list[float] = []
     started = time.perf_counter()
     stopped_early = False
-    step, order, start_at, previous_s = 0, None, 0, 0.0
-    resumed = _load_state(checkpoint_dir, config, model, optimizer, scheduler, rng)
+    step, order, start_at, previous_s, examples_seen = 0, None, 0, 0.0, 0
+    resumed = _load_state(checkpoint_dir, config, model, optimizer, scheduler, rng, rank, processes)
     if resumed is not None:
-        step, order, start_at, losses, previous_s = resumed
+        step, order, start_at, losses, previous_s, examples_seen = resumed
     while step < total_steps:
         if order is None:
             order = list(range(len(encoded)))
@@ -220,10 +231,13 @@ def finetune(
         for start in range(start_at, len(order), config.batch_size):
             if step >= total_steps:
                 break
+            global_batch = order[start : start + config.batch_size]
+            mine = global_batch[rank::processes]  # (n_r,) this process's share
+            share = len(mine) * processes / len(global_batch)  # n_r * P / n; exactly 1 for one process
             batch = pad_batch(
                 encoded,
-                order[start : start + config.batch_size],
-                pad_id=tokenizer.pad_token_id or 0,
+                mine or global_batch[:1],  # a share of nothing runs one example at weight 0: DDP
+                pad_id=tokenizer.pad_token_id or 0,  # needs every process in every backward
                 regression=regression,
             )
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
@@ -243,15 +257,25 @@ def finetune(
                 )
             if in_place:  # the full model keeps learning too
                 loss = loss + _loss(full_logits, batch["labels"], regression)
-            accelerator.backward(loss)
+            accelerator.backward(loss if processes == 1 else loss * share)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
             step += 1
-            losses.append(float(loss.detach()))
+            examples_seen += len(mine)
             elapsed = time.perf_counter() - started
-            if progress is not None:
+            over_budget = config.time_budget_s is not None and elapsed > config.time_budget_s
+            if processes == 1:
+                losses.append(float(loss.detach()))
+            else:  # the whole batch's mean loss; one process past the budget stops them all
+                totals = accelerator.reduce(
+                    torch.tensor([float(loss.detach()) * len(mine), float(over_budget)], device=accelerator.device),
+                    "sum",
+                )  # fmt: skip
+                losses.append(float(totals[0]) / len(global_batch))
+                over_budget = bool(totals[1] > 0)
+            if progress is not None and accelerator.is_main_process:
                 progress(step, total_steps, {"loss": losses[-1], "elapsed_s": elapsed})
             if (
                 checkpoint_dir is not None
@@ -259,9 +283,9 @@ def finetune(
                 and step < total_steps
             ):
                 position = (order, start + config.batch_size)
-                _save_state(checkpoint_dir, config, model, optimizer, scheduler, rng, step, position, losses,
-                            previous_s + elapsed)  # fmt: skip
-            if config.time_budget_s is not None and elapsed > config.time_budget_s and step < total_steps:
+                _save_state(checkpoint_dir, config, accelerator, model, optimizer, scheduler, rng, step, position,
+                            losses, previous_s + elapsed, examples_seen)  # fmt: skip
+            if over_budget and step < total_steps:
                 stopped_early = True
                 break
         if stopped_early:
@@ -270,8 +294,9 @@ def finetune(
     model.eval()
     wall = time.perf_counter() - started + previous_s
     if stopped_early and checkpoint_dir is not None:  # a budget stop is resumable from here
-        _save_state(checkpoint_dir, config, model, optimizer, scheduler, rng, step,
-                    (order, start + config.batch_size), losses, wall)  # fmt: skip
+        _save_state(checkpoint_dir, config, accelerator, model, optimizer, scheduler, rng, step,
+                    (order, start + config.batch_size), losses, wall, examples_seen)  # fmt: skip
+    examples_seen_per_process = _gathered(accelerator, examples_seen)
     card = {
         "kind": "finetune",
         "config": asdict(config),
@@ -282,6 +307,8 @@ def finetune(
         "planned_steps": total_steps,
         "stopped_early": stopped_early,
         "resumed_at_step": resumed[0] if resumed is not None else None,
+        "num_processes": processes,
+        "examples_seen_per_process": examples_seen_per_process,  # over all sessions of a resumed run
         "wall_time_s": round(wall, 1),
         "final_loss_mean_last_20": sum(losses[-20:]) / max(1, len(losses[-20:])),
         "versions": library_versions(),
@@ -332,9 +359,27 @@ def _config_key(config: FinetuneConfig) -> dict:
     return key
 
 
-def _save_state(directory: Path, config, model, optimizer, scheduler, rng, step, position, losses, wall):
+def _gathered(accelerator, value) -> list:
+    """``value`` of every process, in rank order; every process must call it (an all-gather)."""
+    if accelerator.num_processes == 1:
+        return [value]
+    from accelerate.utils import gather_object
+
+    return gather_object([value])
+
+
+def _save_state(directory: Path, config, accelerator, model, optimizer, scheduler, rng, step, position, losses,
+                wall, examples_seen):  # fmt: skip
+    """Every process calls it: the main process writes, and the others wait until it has."""
     from safetensors.torch import save_file
 
+    # each process's own streams (dropout, examples seen); the python rng is the same everywhere
+    torch_rngs = _gathered(accelerator, torch.get_rng_state())
+    cuda_rngs = _gathered(accelerator, torch.cuda.get_rng_state() if torch.cuda.is_available() else None)
+    seen = _gathered(accelerator, examples_seen)
+    if not accelerator.is_main_process:
+        accelerator.wait_for_everyone()
+        return
     directory.mkdir(parents=True, exist_ok=True)
     order, start = position
     state = {
@@ -349,6 +394,10 @@ def _save_state(directory: Path, config, model, optimizer, scheduler, rng, step,
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
+        "num_processes": accelerator.num_processes,
+        "examples_seen_per_process": seen,
+        "torch_rng_per_process": torch_rngs,
+        "cuda_rng_per_process": cuda_rngs,
     }
     weights = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
     for name, write in (
@@ -358,10 +407,13 @@ def _save_state(directory: Path, config, model, optimizer, scheduler, rng, step,
         staging = directory / f"{name}.tmp"
         write(staging)
         os.replace(staging, directory / name)  # an interruption never leaves half a state
+    if accelerator.num_processes > 1:
+        accelerator.wait_for_everyone()
 
 
-def _load_state(directory: Path | None, config, model, optimizer, scheduler, rng):
-    """(step, order, start, losses, wall_s) of a saved state for this config, after loading it; else None."""
+def _load_state(directory: Path | None, config, model, optimizer, scheduler, rng, rank=0, processes=1):
+    """(step, order, start, losses, wall_s, examples seen by process ``rank``) of a saved state for
+    this config, after loading it into every process; else None."""
     if directory is None or not (directory / STATE_FILE).exists():
         return None
     from safetensors.torch import load_file
@@ -379,44 +431,30 @@ def _load_state(directory: Path | None, config, model, optimizer, scheduler, rng
             f"The resumable state in {directory} was made with another recipe; "
             "use the same options, or --rebuild to start afresh."
         )
+    saved_processes = state.get("num_processes", 1)  # states from before multi-process runs: one
+    if saved_processes != processes:
+        raise AccvizError(
+            f"The resumable state in {directory} was saved by {saved_processes} process(es), and this run has "
+            f"{processes}: resume with {saved_processes}, or --rebuild to start afresh."
+        )
     model.load_state_dict(weights, strict=False)  # tied/absent buffers keep their values
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     rng.setstate(state["python_rng"])
-    torch.set_rng_state(state["torch_rng"])
-    if state.get("cuda_rng") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return state["step"], state["order"], state["start"], state["losses"], state["wall_time_s"]
-
-
-def library_versions() -> dict:
-    import transformers
-
-    import accviz
-
-    return {
-        "accviz": accviz.__version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def machine_description() -> dict:
-    import os
-
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": name,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
+    if "torch_rng_per_process" in state:
+        torch.set_rng_state(state["torch_rng_per_process"][rank])
+        if state["cuda_rng_per_process"][rank] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state(state["cuda_rng_per_process"][rank])
+    else:  # a state saved before multi-process runs (one process; every CUDA device's stream)
+        torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+    if "examples_seen_per_process" in state:
+        seen = state["examples_seen_per_process"][rank]
+    else:  # an older state, one process: its full epochs, and this epoch up to ``start``
+        count, this_epoch = len(state["order"]), min(state["start"], len(state["order"]))
+        epochs_done = (state["step"] - math.ceil(this_epoch / config.batch_size)) // math.ceil(
+            count / config.batch_size
+        )
+        seen = epochs_done * count + this_epoch
+    return state["step"], state["order"], state["start"], state["losses"], state["wall_time_s"], seen

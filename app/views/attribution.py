@@ -5,12 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from accviz.errors import AccvizError
+from accviz.explain.attribution import integrated_gradients
+from accviz.figures import plots
+from accviz.store.safety import clip_text
 from app import state
 
 
 def _attribution(reference: str, allow_pickle: bool, text_a: str, text_b: str | None, steps: int):
     """Integrated Gradients next to ACC: a heavy job, in the measurement queue; cached by bytes."""
-    from accviz.explain.attribution import integrated_gradients
 
     def compute():
         loaded = state.load_model_cached(reference, allow_pickle)
@@ -21,9 +23,6 @@ def _attribution(reference: str, allow_pickle: bool, text_a: str, text_b: str | 
 
 
 def render() -> None:
-    from accviz.figures import plots
-    from accviz.store.safety import clip_text
-
     selection = state.sidebar()
     spec = selection.spec
     st.title("ACC against Integrated Gradients")

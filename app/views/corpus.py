@@ -9,7 +9,11 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from accviz.data.corpus import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, corpus_from_task_data, read_corpus_file
 from accviz.errors import AccvizError
+from accviz.explain import lens as lenses
+from accviz.figures import lens_plots
+from accviz.store.cache import directory_fingerprint
 from app import state
 
 
@@ -17,16 +21,12 @@ def max_corpus_examples() -> int:
     """Cap on the examples one visitor runs through the lens (the dev split or an upload): the
     CLI's 20,000 rows on loopback, 2,000 on an exposed server, where one visitor's lens holds the
     measurement queue for everyone (ACCVIZ_MAX_CORPUS_EXAMPLES overrides both)."""
-    from accviz.data.corpus import DEFAULT_MAX_ROWS
-
     default = 2_000 if state.server_is_exposed() else DEFAULT_MAX_ROWS
     return int(os.environ.get("ACCVIZ_MAX_CORPUS_EXAMPLES", default))
 
 
 def _corpus(selection, upload):
     """The dev split of the selected task, or the uploaded file (read in memory, never saved)."""
-    from accviz.data.corpus import DEFAULT_MAX_BYTES, corpus_from_task_data, read_corpus_file
-
     cap = max_corpus_examples()
     if upload is not None:
         return read_corpus_file(upload.name, selection.spec, content=upload.getvalue(), max_rows=cap,
@@ -40,15 +40,12 @@ def _corpus(selection, upload):
 def _lens(selection, corpus, speedup: float, bar):
     """The lens of this corpus: from the server's cache, else computed in the measurement queue
     (a heavy job: one at a time) and stored under ACCVIZ_CACHE/corpus."""
-    from accviz.explain.lens import lens_of
-    from accviz.store.cache import directory_fingerprint
-
     weights = "int8" if selection.int8 else "fp32"
     fingerprint = f"{directory_fingerprint(selection.reference)} {weights}"
 
     def compute():
         loaded = state.load_model_cached(selection.reference, selection.allow_pickle, selection.int8)
-        lens, _, _ = lens_of(
+        lens, _, _ = lenses.lens_of(
             loaded.model, loaded.tokenizer, corpus, selection.spec, model_fingerprint=fingerprint,
             target_speedup=speedup, strategy=selection.strategy, about={"model": selection.reference, "weights": weights},
             progress=lambda stage, done, total: bar.progress(done / max(total, 1), text=f"{done}/{total} batches"),
@@ -68,9 +65,6 @@ def _explore_link(row, speedup: float, strategy: str) -> str:
 
 
 def render() -> None:
-    from accviz.explain import lens as lenses
-    from accviz.figures import lens_plots
-
     selection = state.sidebar()
     spec = selection.spec
     st.title("A whole data set through the lens")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from accviz.errors import AccvizError
+from accviz.explain.analysis import analyze_text
+from accviz.figures import plots
+from accviz.store.safety import clip_text
 from app import state
 
 EXAMPLE_COUNT = 6
@@ -13,8 +16,6 @@ EXAMPLE_COUNT = 6
 def _analyze(selection, text_a: str, text_b: str | None, speedup: float, *, attentions: bool = False):
     """This input's analysis; cached (bounded by bytes) without attention maps, which the head
     view recomputes on demand: one 512-token input's maps are ~75 MiB with MiniLM."""
-    from accviz.explain.analysis import analyze_text
-
     spec = selection.spec
 
     def compute():
@@ -60,9 +61,6 @@ def _confidence(prediction) -> str | None:
 
 
 def render() -> None:
-    from accviz.figures import plots
-    from accviz.store.safety import clip_text
-
     selection = state.sidebar()
     spec = selection.spec
     st.title("Explore one input")

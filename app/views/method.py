@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from accviz.figures import plots
+from accviz.method.flops import EncoderShape, estimate_flops, unpruned_flops
+from accviz.method.speedup import solve_profile
 from app import state
 
 
 def render() -> None:
-    from accviz.figures import plots
-    from accviz.method.flops import EncoderShape, estimate_flops, unpruned_flops
-    from accviz.method.speedup import solve_profile
-
     selection = state.sidebar()
     config = selection.loaded.model.config
     shape = EncoderShape.from_config(config)

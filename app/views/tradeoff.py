@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
+from accviz.data.batching import encode_split, pad_batch
 from accviz.errors import AccvizError
+from accviz.figures import plots
+from accviz.measure.evaluate import evaluate_split
+from accviz.measure.int8 import predict_speedup
+from accviz.measure.latency import interleaved_latency, measured_speedup
+from accviz.method.flops import estimate_flops, unpruned_flops
+from accviz.method.pruned import PrunedBert
+from accviz.method.scoring import parse_strategy
+from accviz.method.search import read_searched, solve_in_family
+from accviz.results import list_sweeps, primary_metric_rows, read_sweep
 from app import state
 
 LATENCY_BATCH = 32
@@ -13,8 +27,6 @@ LATENCY_REPEATS = 5
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _encoded_lengths(reference: str, allow_pickle: bool, task: str, n: int):
-    from accviz.data.batching import encode_split
-
     data, error = state.dev_split(task)
     if data is None:
         return None, error
@@ -27,10 +39,6 @@ def _encoded_lengths(reference: str, allow_pickle: bool, task: str, n: int):
 def _searched(reference: str):
     """The model's searched profiles (accviz search-profile), or None. Not cached: a small file that
     may appear while the server runs."""
-    from pathlib import Path
-
-    from accviz.method.search import read_searched
-
     try:
         return read_searched(Path(reference))
     except AccvizError:
@@ -38,9 +46,6 @@ def _searched(reference: str):
 
 
 def _solve(config, lengths, speedup: float, family: str, reference: str, strategy: str):
-    from accviz.method.scoring import parse_strategy
-    from accviz.method.search import solve_in_family
-
     searched = _searched(reference) if family == "searched" else None
     return solve_in_family(
         config, lengths, speedup, family=family, fuse=parse_strategy(strategy)[1], searched=searched
@@ -57,8 +62,6 @@ def _live_accuracy(
     strategy: str,
     family: str = "geometric",
 ):
-    from accviz.measure.evaluate import evaluate_split
-
     data, error = state.dev_split(task)
     if data is None:
         raise AccvizError(error)
@@ -75,11 +78,6 @@ def _measured_latency(
     reference: str, allow_pickle: bool, int8: bool, task: str, speedup: float, strategy: str, family: str
 ):
     """Interleaved latency of the fp32 unpruned model and the pruned one (int8 weights if asked)."""
-    from accviz.data.batching import encode_split, pad_batch
-    from accviz.measure.latency import interleaved_latency
-    from accviz.method.pruned import PrunedBert
-    from accviz.method.scoring import parse_strategy
-
     data, error = state.dev_split(task)
     if data is None:
         raise AccvizError(error)
@@ -110,8 +108,6 @@ def _flops_per_example(pruned_flops: int, baseline_flops: int, count: int) -> tu
 
 def _predicted_latency(config, lengths, profile, int8: bool) -> None:
     """The calibrated predictor's speedup for this profile and precision (from ``bench int8``)."""
-    from accviz.measure.int8 import predict_speedup
-
     try:
         predicted = predict_speedup(
             state.cached_runs_dir() / "bench", config, lengths, profile, int8, LATENCY_BATCH
@@ -137,10 +133,6 @@ def _predicted_latency(config, lengths, profile, int8: bool) -> None:
 
 def _bench_fidelity_table() -> None:
     """The cached speedup benchmark (python -m accviz.bench speedup), as measured on its machine."""
-    import json
-
-    import pandas as pd
-
     folder = state.cached_runs_dir() / "bench"
     table_path, card_path = folder / "speedup.csv", folder / "speedup.json"
     if not table_path.exists():
@@ -179,12 +171,6 @@ def _bench_fidelity_table() -> None:
 
 def _bench_accuracy_tables() -> None:
     """The cached accuracy benchmark (python -m accviz.bench accuracy): every task and strategy."""
-    import json
-
-    import pandas as pd
-
-    from accviz.bench import primary_metric_rows
-
     folder = state.cached_runs_dir() / "bench"
     table_path, average_path = folder / "accuracy.csv", folder / "accuracy_average.csv"
     if not table_path.exists():
@@ -213,8 +199,6 @@ def _bench_accuracy_tables() -> None:
 def _bench_frontier(speedup: float) -> None:
     """The stored frontier (python -m accviz.bench frontier): every lever over seeds, and the best one
     at the stored speedup nearest the slider."""
-    import pandas as pd
-
     folder = state.cached_runs_dir() / "bench"
     table_path, envelope_path = folder / "frontier.csv", folder / "frontier_envelope.csv"
     if not table_path.exists() or not envelope_path.exists():
@@ -241,8 +225,6 @@ def _bench_frontier(speedup: float) -> None:
 
 def _runs_fingerprint(root) -> tuple:
     """(path, size, mtime) of every cached sweep file: the cache key that notices any change."""
-    from accviz.measure.sweep import list_sweeps
-
     files = [d / name for d in list_sweeps(root) for name in ("sweep.csv", "card.json")]
     return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists())
 
@@ -250,8 +232,6 @@ def _runs_fingerprint(root) -> tuple:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _read_sweeps(root: str, fingerprint: tuple):
     """Every readable sweep (table, card) and the reason for each unreadable one."""
-    from accviz.measure.sweep import list_sweeps, read_sweep
-
     readable, problems = [], []
     for directory in list_sweeps(root):
         try:
@@ -275,11 +255,6 @@ def _matching_sweep(model_name: str, task: str):
 
 
 def render() -> None:
-    from pathlib import Path
-
-    from accviz.figures import plots
-    from accviz.method.flops import estimate_flops, unpruned_flops
-
     selection = state.sidebar()
     loaded, spec, strategy = selection.loaded, selection.spec, selection.strategy
     st.title("Speedup against accuracy")
@@ -346,8 +321,6 @@ def render() -> None:
         except AccvizError as error:
             st.error(str(error))
             return
-        from accviz.measure.latency import measured_speedup
-
         measured = measured_speedup(stats["unpruned"], stats["pruned"])
         columns = st.columns(4)
         weights = "int8" if selection.int8 else "fp32"
