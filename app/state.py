@@ -1,215 +1,24 @@
-"""What every page shares: the sidebar choices, cached models and data, and the server's limits.
-
-UI only: every number comes from an ``accviz`` function. Models are loaded once per server
-(``st.cache_resource``) and shared by all sessions. Per-input results (an analysis, an
-attribution, a live measurement) go through ``cached_in_line``: a hit is returned at once, a miss
-waits its turn in one of the server's work queues (``app.server``) and is kept in a cache bounded
-by bytes, so memory stops growing however many distinct inputs visitors bring.
+"""What every page shares: the sidebar's choices (model, task, strategy), links, the speedup slider,
+and the task's dev split. UI only: every number comes from an ``accviz`` function; the server's
+shared resources are in ``app.resources``, its background jobs in ``app.background``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TypeVar
+from dataclasses import dataclass
 
 import streamlit as st
-import torch
 
 from accviz.data.splits import load_split
 from accviz.data.tasks import TASKS, get_task
 from accviz.errors import AccvizError
-from accviz.method.quantize import quantize_int8
 from accviz.method.scoring import STRATEGIES, strategy_description
-from accviz.store.cache import read_card
-from accviz.store.checkpoints import default_model_dir, list_cached_models, prepare_default_model
-from accviz.store.loading import load_model
-from accviz.store.safety import allowed_models
-from app.server import BoundedCache, Metrics, Turn, WorkQueue, cache_bytes
-
-T = TypeVar("T")
-# The server's work queues: quick per-input analyses, and the heavy jobs (live accuracy, latency,
-# Integrated Gradients), so a long measurement never holds up everyone's Explore page.
-QUEUES = ("analysis", "measurement")
-MISSING = object()  # a cache miss (a cached result may itself be None)
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
-
-
-def cached_runs_dir() -> Path:
-    return Path(os.environ.get("ACCVIZ_CACHED_RUNS", REPO_ROOT / "cached_runs"))
-
-
-def max_live_examples() -> int:
-    """Cap on the live accuracy subset, so one visitor can't starve the others."""
-    return int(os.environ.get("ACCVIZ_MAX_LIVE_EXAMPLES", "500"))
-
-
-def server_is_exposed() -> bool:
-    return os.environ.get("ACCVIZ_SERVER_HOST", "127.0.0.1") not in LOOPBACK_HOSTS
-
-
-def show_server_panel() -> bool:
-    """The About/Server expander: on an exposed server, or when ACCVIZ_SHOW_SERVER_METRICS=1."""
-    return server_is_exposed() or os.environ.get("ACCVIZ_SHOW_SERVER_METRICS") == "1"
-
-
-@st.cache_resource
-def metrics() -> Metrics:
-    """Wait and run times of every job and page run on this server (``app.server.Metrics``)."""
-    return Metrics(path=os.environ.get("ACCVIZ_METRICS_FILE") or None)
-
-
-@st.cache_resource
-def work_queue(name: str) -> WorkQueue:
-    if name not in QUEUES:
-        raise ValueError(f"unknown work queue {name!r}; expected one of {QUEUES}")
-    return WorkQueue(name, metrics())
-
-
-@st.cache_resource
-def result_cache() -> BoundedCache:
-    """Every per-input result of every page, at most ACCVIZ_CACHE_MIB (256) MiB in all."""
-    return BoundedCache(cache_bytes())
-
-
-@contextmanager
-def in_line(queue: str) -> Iterator[Turn]:
-    """Runs the body when this visitor's turn in ``queue`` comes, showing how many are ahead.
-
-    Raises ``app.server.ServerBusy`` (an AccvizError the pages show) past the queue's time limit.
-    """
-    notice = st.empty()
-
-    def waiting(ahead: int) -> None:
-        notice.info(
-            f"Waiting for the server: {ahead} request(s) ahead of yours…", icon=":material/hourglass:"
-        )
-
-    try:
-        with work_queue(queue).turn(on_wait=waiting) as turn:
-            notice.empty()
-            yield turn
-    finally:
-        notice.empty()
-
-
-def cached_in_line(key: Hashable, compute: Callable[[], T], queue: str = "analysis") -> T:
-    """``compute()``'s result for ``key``: from the bounded cache, else computed in its turn."""
-    cache = result_cache()
-    hit = cache.get(key, MISSING)
-    if hit is not MISSING:
-        return hit
-    with in_line(queue) as turn:
-        hit = cache.get(key, MISSING)  # computed by a visitor ahead in the line while this one waited
-        if hit is not MISSING:
-            turn.outcome = "cached"
-            return hit
-        value = compute()
-    cache.put(key, value)
-    metrics().record("cache", "results", bytes=cache.total_bytes, entries=len(cache))
-    return value
-
-
-def server_panel() -> None:
-    """Queue lengths, cache size and p50/p95 times, in the sidebar's About/Server expander."""
-    if not show_server_panel():
-        return
-    with st.sidebar.expander("About this server"):
-        cache = result_cache()
-        st.caption(
-            " · ".join(f"{name} queue: {len(work_queue(name))}" for name in QUEUES)
-            + f" · cache: {len(cache)} results, {cache.total_bytes / 2**20:.0f} of "
-            f"{cache.max_bytes / 2**20:.0f} MiB"
-        )
-        rows = [
-            {"what": key, **{k: round(v, 3) for k, v in stats.items()}}
-            for key, stats in metrics().summary().items()
-        ]
-        if rows:
-            st.dataframe(rows, hide_index=True)
-
-
-@st.cache_resource
-def _configure_threads() -> int:
-    """Torch threads per computation: every core for one visitor on loopback; one on an exposed
-    server, where many visitors' jobs share the cores and two threads each oversubscribe them
-    (30 sessions on 2 cores: p95 per analysis 4.5 s with 2 threads, 1.5 s with 1; README)."""
-    default = 1 if server_is_exposed() else max(1, os.cpu_count() or 2)
-    threads = int(os.environ.get("ACCVIZ_THREADS", default))
-    torch.set_num_threads(threads)
-    return threads
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    label: str
-    reference: str  # what accviz.store.loading.load_model takes
-
-
-def model_choices() -> list[ModelChoice]:
-    """The default, cached fine-tuned checkpoints, ACCVIZ_MODEL and the allow-list."""
-    choices = []
-    forced = os.environ.get("ACCVIZ_MODEL")
-    if forced:
-        choices.append(ModelChoice(f"{Path(forced).name} (ACCVIZ_MODEL)", forced))
-    choices.append(ModelChoice("default: MiniLM-L6 fine-tuned on Rotten Tomatoes", str(default_model_dir())))
-    for cached in list_cached_models():
-        if str(cached.path) != str(default_model_dir()):
-            choices.append(ModelChoice(cached.describe(), str(cached.path)))
-    for reference in allowed_models():
-        choices.append(ModelChoice(f"{reference} (allow-list)", reference))
-    return choices
-
-
-@st.cache_resource(show_spinner="Loading the model (once per server)…")
-def _load_fp32(reference: str, allow_pickle: bool):
-    loaded = load_model(reference, allow_pickle=allow_pickle, attn_implementation="sdpa")
-    loaded.model.eval()
-    return loaded
-
-
-@st.cache_resource(show_spinner="Quantizing the weights to int8 (once per server)…")
-def _load_int8(reference: str, allow_pickle: bool):
-    loaded = _load_fp32(reference, allow_pickle)
-    return replace(loaded, model=quantize_int8(loaded.model))
-
-
-def load_model_cached(reference: str, allow_pickle: bool = False, int8: bool = False):
-    """The model shared by every session; with ``int8`` a second copy whose linear layers are int8."""
-    return _load_int8(reference, allow_pickle) if int8 else _load_fp32(reference, allow_pickle)
-
-
-def ensure_default_model(reference: str) -> None:
-    """Builds the default model on first start, with a progress bar and the time left."""
-    if Path(reference) != default_model_dir() or (default_model_dir() / "card.json").exists():
-        return
-    notice = st.empty()
-    notice.info(
-        "First start: fine-tuning the default model (MiniLM-L6 on Rotten Tomatoes polarity, with "
-        "elimination active). This happens once and takes a few minutes on a laptop; later starts reuse it."
-    )
-    bar = st.progress(0.0, text="preparing…")
-    started = time.perf_counter()
-
-    def progress(stage: str, done: int, total: int, info: dict) -> None:
-        fraction = done / max(total, 1)
-        elapsed = time.perf_counter() - started
-        left = elapsed / fraction - elapsed if stage == "train" and fraction > 0.02 else None
-        eta = f", about {left:.0f} s left" if left is not None else ""
-        bar.progress(min(fraction, 1.0), text=f"{stage}: {done}/{total}{eta}")
-
-    prepare_default_model(progress=progress)
-    bar.empty()
-    notice.success(
-        f"The default model is ready ({time.perf_counter() - started:.0f} s); later starts reuse it."
-    )
+from accviz.store.checkpoints import (
+    default_model_dir,
+    default_recipe,
+)
+from app import background, links, resources
 
 
 @dataclass(frozen=True)
@@ -222,65 +31,118 @@ class Selection:
     reference: str
     allow_pickle: bool
     int8: bool = False  # int8 weights in the linear layers (accviz.method.quantize)
+    predictions_note: str | None = None  # why predictions are not shown (no trained head yet); None: they are
+    choice: str = ""  # the sidebar's pick (the default model while ``reference`` stands in for it)
+
+    @property
+    def predictions_label(self) -> str | None:
+        """What the pages show instead of a prediction ("not ready yet"), or None when they show it."""
+        return None if self.predictions_note is None else self.predictions_note.split(":", 1)[0]
 
 
 SPEEDUP_RANGE = (1.0, 5.0)
-SPEEDUP_SLIDERS = ("explore_speedup", "tradeoff_speedup", "corpus_speedup")
+SPEEDUP_SLIDERS = ("explore_speedup", "tradeoff_speedup", "corpus_speedup", "method_speedup")
 
 
 def strategy_choices() -> list[str]:
     return [*STRATEGIES, "acc+fuse"]
 
 
+def _link_models() -> dict[str, resources.ModelChoice]:
+    """The sidebar's model choices by the name a link gives them (``app.links.model_key``)."""
+    default = str(default_model_dir())
+    named: dict[str, resources.ModelChoice] = {}
+    for choice in resources.model_choices():
+        named.setdefault(links.model_key(choice.reference, default), choice)
+    return named
+
+
 def apply_link() -> None:
-    """A link's ``?text=…&text_b=…&speedup=…&strategy=…`` (the Corpus page's flips link to
-    Explore this way), applied once per distinct link, before any widget is drawn. A bad value
-    falls back to the default, with a notice."""
-    params = {k: st.query_params.get(k) for k in ("text", "text_b", "speedup", "strategy")}
-    params = {k: v for k, v in params.items() if v}
-    signature = json.dumps(params, sort_keys=True)
-    if not params or st.session_state.get("_applied_link") == signature:
+    """A link's ``?text=…&text_b=…&speedup=…&strategy=…&task=…&model=…`` (``app.links``; the
+    Corpus page's flips link to Explore this way), applied once per distinct link, before any
+    widget is drawn. A bad value falls back to the default, with a notice."""
+    params = links.link_to_apply()
+    if params is None:
         return
-    st.session_state["_applied_link"] = signature
-    problems = []
-    if "speedup" in params:
-        try:
-            value = float(params["speedup"])
-        except ValueError:
-            value = float("nan")
-        if SPEEDUP_RANGE[0] <= value <= SPEEDUP_RANGE[1]:
-            st.session_state["target_speedup"] = value
-            for key in SPEEDUP_SLIDERS:  # let every slider start from the link's value
-                st.session_state.pop(key, None)
-        else:
-            problems.append(
-                f"speedup {params['speedup']!r} is not a number from {SPEEDUP_RANGE[0]:g} to {SPEEDUP_RANGE[1]:g}"
-            )
-    if "strategy" in params:
-        if params["strategy"] in strategy_choices():
-            st.session_state["strategy"] = params["strategy"]
-        else:
-            problems.append(f"strategy {params['strategy']!r} is unknown")
-    if "text" in params:
-        st.session_state["link_text"] = (params["text"][:20_000], params.get("text_b"))
-    if problems:
-        st.session_state["link_problems"] = problems
+    models = _link_models()
+    values = links.read_link(
+        params, strategies=strategy_choices(), tasks=list(TASKS), models=models, speedup_range=SPEEDUP_RANGE
+    )
+    if values.speedup is not None:
+        st.session_state["target_speedup"] = values.speedup
+        for key in SPEEDUP_SLIDERS:  # let every slider start from the link's value
+            st.session_state.pop(key, None)
+    if values.strategy is not None:
+        st.session_state["strategy"] = values.strategy
+    if values.task is not None:
+        st.session_state["task"] = values.task
+    if values.model is not None:
+        st.session_state["model_choice"] = models[values.model].label
+        st.session_state["model_custom"] = ""  # the linked model, not a path typed earlier
+    if values.text is not None:
+        st.session_state["link_text"] = (values.text, values.text_b)
+    if values.problems:
+        st.session_state["link_problems"] = list(values.problems)
+
+
+def link_model(reference: str) -> str | None:
+    """The name a link gives this model, or None when it is not one of the sidebar's choices."""
+    named = [key for key, choice in _link_models().items() if choice.reference == reference]
+    return named[0] if named else None
+
+
+def share_link(selection: Selection, speedup: float | None = None, text: str | None = None,
+               text_b: str | None = None) -> None:  # fmt: skip
+    """Writes this view into the URL (``app.links``): the page's text, the speedup (the shared
+    slider value when the page has none), the strategy, the task and the model when it is one of
+    the sidebar's choices. Says so when the link cannot carry all of it."""
+    if speedup is None:
+        speedup = st.session_state.get("target_speedup")
+    model = link_model(selection.choice or selection.reference)
+    params, cut = links.link_params(speedup=speedup, strategy=selection.strategy, task=selection.spec.name,
+                                    model=model, text=text, text_b=text_b)  # fmt: skip
+    links.write_link(params)
+    if cut:
+        st.caption(
+            f"The link in the address bar carries the first {links.MAX_LINK_TEXT:,} characters of the text."
+        )
+    if model is None:
+        st.caption(
+            "The link in the address bar does not name this model: links carry the sidebar's choices only."
+        )
+
+
+FIGURE_FORMATS = ("png", "svg")
+
+
+def figure_config(name: str) -> dict:
+    """``st.plotly_chart``'s config: the camera button downloads the figure as ``accviz-<name>`` in
+    the sidebar's format. Plotly's toolbar has one download button, and Streamlit passes the config
+    as JSON, so a second button (which needs a JavaScript click handler) cannot be added."""
+    image_format = st.session_state.get("figure_format", "png")
+    if image_format not in FIGURE_FORMATS:
+        image_format = "png"
+    options = {"format": image_format, "filename": f"accviz-{name}"}
+    if image_format == "png":
+        options["scale"] = 2  # sharp on a projector
+    return {"toImageButtonOptions": options, "displaylogo": False}
 
 
 def sidebar() -> Selection:
     """Model, task and strategy pickers; stops the page with an error if the model can't be used."""
-    _configure_threads()
+    resources.configure_threads()
     apply_link()
     for problem in st.session_state.pop("link_problems", []):
-        st.warning(f"From the link: {problem}; using the default instead.")
+        st.warning(f"From the link: {problem}.")
     st.sidebar.title("accviz")
     st.sidebar.caption("Latency-adjustable BERT by ACC word-vector elimination")
-    choices = model_choices()
+    jobs_slot = st.sidebar.container()  # filled last, once every job this run may start has started
+    choices = resources.model_choices()
     labels = [c.label for c in choices]
     picked = st.sidebar.selectbox("Model", labels, key="model_choice")
     reference = choices[labels.index(picked)].reference
     allow_pickle = False
-    if not server_is_exposed():
+    if not resources.server_is_exposed():
         custom = st.sidebar.text_input("…or a local checkpoint path / hub id", key="model_custom").strip()
         if custom:
             reference = custom
@@ -300,26 +162,36 @@ def sidebar() -> Selection:
         help="Dynamic int8 quantization of the linear layers (PyTorch's own). The FLOPs estimate does not "
         "change; measured latency and accuracy do. Elimination works unchanged on top.",
     )
+    picked_reference = reference
     try:
-        ensure_default_model(reference)
-        loaded = load_model_cached(reference, allow_pickle, int8)
+        reference, predictions_note = background.ensure_default_model(reference)
+        loaded = resources.load_model_cached(reference, allow_pickle, int8)
     except AccvizError as error:
+        background.jobs_panel(jobs_slot)
         st.error(f"Cannot use this model: {error}")
         st.stop()
+    if predictions_note is None and loaded.head_initialised:
+        predictions_note = (
+            "not available: this checkpoint has no trained classifier head (accviz gave it a random one); "
+            f"fine-tune it first (`accviz finetune --model {reference}`)"
+        )
 
-    card_task = _card_task(reference)
+    card_task = resources.card_task(reference) or (
+        None if background.model_ready(picked_reference) else default_recipe().task
+    )
     task_names = list(TASKS)
     wanted = card_task or os.environ.get("ACCVIZ_TASK", "rotten_tomatoes")
     default_task = wanted if wanted in TASKS else "rotten_tomatoes"
+    if st.session_state.get("task") not in TASKS:  # a first visit; a link may have set it (apply_link)
+        st.session_state["task"] = default_task
     task_name = st.sidebar.selectbox(
-        "Task",
-        task_names,
-        index=task_names.index(default_task),
-        key="task",
-        format_func=lambda n: TASKS[n].display_name,
+        "Task", task_names, key="task", format_func=lambda n: TASKS[n].display_name
     )
     spec = get_task(task_name)
-    if loaded.model.config.num_labels != spec.num_labels:
+    background.ensure_embedded_data(spec.name)
+    background.finetune_offer(spec, picked_reference)
+    background.jobs_panel(jobs_slot)
+    if predictions_note is None and loaded.model.config.num_labels != spec.num_labels:
         st.sidebar.warning(
             f"This model has {loaded.model.config.num_labels} outputs; {spec.display_name} needs {spec.num_labels}. "
             "Predictions will not mean much."
@@ -330,20 +202,30 @@ def sidebar() -> Selection:
         key="strategy",
         format_func=strategy_description,
     )
-    server_panel()
-    return Selection(loaded, spec, strategy, reference, allow_pickle, int8)
+    st.sidebar.radio(
+        "Figure downloads (the camera above each figure)",
+        FIGURE_FORMATS,
+        key="figure_format",
+        horizontal=True,
+        format_func=str.upper,
+        help="PNG for slides, SVG to scale and edit. Plotly's toolbar has one download button, so pick its format here.",
+    )
+    resources.server_panel()
+    return Selection(
+        loaded, spec, strategy, reference, allow_pickle, int8, predictions_note, picked_reference
+    )
 
 
-def _card_task(reference: str) -> str | None:
-    try:
-        return read_card(Path(reference), verify=False).get("task")
-    except Exception:  # no card: a plain checkpoint
-        return None
+def dev_split(task: str):
+    """The task's dev split (or None with the reason) from the GLUE folder, the hub or the embedded
+    default; None while the embedded data is still downloading in the background."""
+    if background.embedded_data_pending(task):
+        return None, "the Rotten Tomatoes data is still downloading in the background (see the sidebar)"
+    return _dev_split(task)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def dev_split(task: str):
-    """The task's dev split (or None with the reason) from the GLUE folder, the hub or the embedded default."""
+def _dev_split(task: str):
     try:
         return load_split(task, "dev"), None
     except AccvizError as error:

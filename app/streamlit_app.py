@@ -10,7 +10,7 @@ if str(REPO_ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not
 
 import streamlit as st  # noqa: E402
 
-from app import state  # noqa: E402
+from app import resources  # noqa: E402
 from app.views import attribution, corpus, explore, method, tradeoff  # noqa: E402
 
 st.set_page_config(
@@ -37,6 +37,6 @@ try:
     navigation.run()
     finished = True
 finally:  # a run cut short by a rerun (the visitor moved on) is recorded as not finished
-    state.metrics().record(
+    resources.metrics().record(
         "page", navigation.url_path or "explore", run_s=time.perf_counter() - started, ok=finished
     )

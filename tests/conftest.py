@@ -1,6 +1,7 @@
 """Shared fixtures. The suite is offline: a hub miss must fail fast, never retry for a minute."""
 
 import os
+import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -18,6 +19,17 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's AppTest runs its page as ``__main__``; a later test that spawns processes would make
+    every child re-run that page (a deleted temp script) and die. Each test gets the real one back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 SHARED_GLUE = REPO_ROOT.parent / "shared" / "glue"
 
 
@@ -159,3 +171,22 @@ def occupy(queue, hold_s: float = 10):
     holder.start()
     holding.wait(5)
     return release, holder
+
+
+def write_glue_train_fixture(root: Path, rows: int = 48) -> Path:
+    """``write_glue_fixture`` plus an SST-2 train split of ``rows`` examples (other takes than dev's)."""
+    write_glue_fixture(root, rows)
+    lines = ["sentence\tlabel"]
+    for i in range(rows):
+        text, label = (POSITIVE[i % 3], 1) if i % 2 == 0 else (NEGATIVE[i % 3], 0)
+        lines.append(f"{text} , train take {i} \t{label}")
+    (root / "SST-2" / "train.tsv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def save_tiny_base(directory: Path, tokenizer) -> Path:
+    """A tiny random BertModel (no classifier head, like all-MiniLM-L6-v2) and the real tokenizer:
+    a stand-in base for the default model (accviz.store.checkpoints' ACCVIZ_DEFAULT_BASE_MODEL)."""
+    tiny_vocab_classifier().bert.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

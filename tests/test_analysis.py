@@ -1,3 +1,6 @@
+import csv
+import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +12,9 @@ from accviz.errors import AccvizError, ProfileError
 from accviz.explain.analysis import (
     ALL_STRATEGIES,
     TextAnalysis,
+    analysis_csv,
+    analysis_json,
+    analysis_records,
     analyze_text,
     compare_strategies,
     encode_text,
@@ -271,3 +277,69 @@ def test_too_short_max_length(wide_tiny_model, minilm_tokenizer):
         analyze_text(wide_tiny_model, minilm_tokenizer, SENTENCE, max_length=2)
     result = analyze_text(wide_tiny_model, minilm_tokenizer, "the cat", "the dog", max_length=5)
     assert len(result.tokens) == 5 and result.truncated
+
+
+def test_records_are_the_per_layer_tables(analysis):
+    records = analysis_records(analysis)
+    assert [r["token"] for r in records] == list(analysis.tokens)
+    for j, row in enumerate(records):
+        assert row["position"] == j and row["segment"] == int(analysis.token_type_ids[j])
+        assert row["eliminated_after_layer"] == (int(analysis.eliminated_at[j]) or None)
+        for layer in range(analysis.num_layers):
+            score = analysis.scores[layer, j]
+            if np.isfinite(score):
+                assert row[f"score_layer_{layer + 1}"] == pytest.approx(float(score))
+                assert row[f"rank_layer_{layer + 1}"] == int(analysis.rank[layer, j]) >= 1
+            else:
+                assert row[f"score_layer_{layer + 1}"] is None and row[f"rank_layer_{layer + 1}"] is None
+    entered = [r["token"] for r in records if r["entered_last_layer"]]
+    assert entered == list(analysis.survivors)
+    assert any(r["eliminated_after_layer"] for r in records), "2x should eliminate something"
+
+
+def test_analysis_json_holds_the_whole_trace(analysis):
+    about = {"model": "tiny", "task": "sst2", "text": SENTENCE}
+    text = analysis_json(analysis, about)
+    assert "NaN" not in text  # strict JSON: a gone word-vector's score is null
+    document = json.loads(text)
+    assert document["about"] == about
+    assert document["strategy"] == analysis.strategy == "acc"
+    assert document["target_speedup"] == 2.0
+    assert document["estimated_speedup"] == pytest.approx(analysis.solved.estimated_speedup)
+    assert document["kept_per_layer"] == list(analysis.kept_per_layer)
+    assert document["unpruned"]["label"] == analysis.unpruned.label
+    assert document["pruned"]["probabilities"] == pytest.approx(list(analysis.pruned.probabilities))
+    assert document["flops"]["pruned"] < document["flops"]["unpruned"]
+    assert document["tokens"] == analysis_records(analysis)
+
+
+def test_analysis_csv_has_one_row_per_token_with_the_facts(analysis):
+    rows = list(csv.DictReader(io.StringIO(analysis_csv(analysis, {"model": "tiny", "task": "sst2"}))))
+    assert len(rows) == analysis.length
+    L = analysis.num_layers
+    assert {f"score_layer_{L}", f"rank_layer_{L}", "pruned_prediction", "estimated_speedup"} <= set(rows[0])
+    assert {row["model"] for row in rows} == {"tiny"} and {row["strategy"] for row in rows} == {"acc"}
+    assert [row["token"] for row in rows] == list(analysis.tokens)
+    gone = [row for row in rows if row["eliminated_after_layer"] and int(row["eliminated_after_layer"]) < L]
+    assert gone and all(row[f"score_layer_{L}"] == "" for row in gone)  # gone before the last layer
+    assert float(rows[0]["score_layer_1"]) == pytest.approx(float(analysis.scores[0, 0]))
+
+
+def test_a_512_token_analysis_exports(wide_tiny_model, minilm_tokenizer):
+    long = analyze_text(wide_tiny_model, minilm_tokenizer, " ".join(WORDS * 40), target_speedup=3.0)
+    assert long.length == 512
+    document = json.loads(analysis_json(long))
+    assert len(document["tokens"]) == 512 and document["truncated"] is True
+    assert len(analysis_csv(long).splitlines()) == 513
+
+
+def test_an_export_without_predictions_leaves_them_out_and_keeps_the_trace(analysis):
+    """While the classifier head is untrained (the default model not ready yet), the downloads keep
+    every layer's trace but no prediction."""
+    document = json.loads(analysis_json(analysis, predictions=False))
+    assert document["unpruned"] is None and document["pruned"] is None and document["agree"] is None
+    assert document["tokens"] == json.loads(analysis_json(analysis))["tokens"]
+    rows = list(csv.DictReader(io.StringIO(analysis_csv(analysis, predictions=False))))
+    assert len(rows) == len(analysis.tokens)
+    assert {row["pruned_prediction"] for row in rows} == {""}
+    assert {row["pruned_prediction"] for row in csv.DictReader(io.StringIO(analysis_csv(analysis)))} != {""}

@@ -7,6 +7,8 @@ import os
 import numpy as np
 import pytest
 
+from app import resources
+
 from .conftest import REPO_ROOT
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
@@ -64,14 +66,13 @@ def eliminated_cells(spec: dict) -> int:
 
 
 def test_the_main_script_opens_explore_and_records_the_page_run(app_env):
-    from app import state
 
     at = AppTest.from_file(str(MAIN_SCRIPT), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Explore one input"  # the default page, a callable st.Page
     assert metric(at, "Pruned")
-    recorded = state.metrics().records("page")[-1]
+    recorded = resources.metrics().records("page")[-1]
     assert recorded["name"] == "explore" and recorded["ok"] is True
 
 
@@ -263,11 +264,10 @@ def test_fusion_is_a_choice_on_explore_and_tradeoff(app_env):
 
 
 def test_explore_caches_no_attention_maps_and_the_head_view_computes_one(app_env):
-    from app import state
 
     at = run_page("explore")
     assert metric(at, "Pruned")
-    analyses = [v for k, (v, _) in state.result_cache()._items.items() if k[0] == "analysis"]
+    analyses = [v for k, (v, _) in resources.result_cache()._items.items() if k[0] == "analysis"]
     assert analyses and all(a.attentions == [] for a in analyses)  # the bulk of a result stays out
     at.toggle(key="explore_attention_toggle").set_value(True).run()
     at.number_input(key="explore_layer").set_value(2).run()
@@ -279,14 +279,13 @@ def test_explore_caches_no_attention_maps_and_the_head_view_computes_one(app_env
 
 
 def test_a_visitor_who_waits_too_long_gets_a_message_and_the_server_goes_on(app_env, monkeypatch):
-    from app import state
 
     from .conftest import occupy
 
     at = run_page("explore")
     at.selectbox(key="explore_example").set_value("(type your own)").run()
     key = [t.key for t in at.text_area][0]
-    release, holder = occupy(state.work_queue("analysis"), hold_s=30)  # another visitor's long job
+    release, holder = occupy(resources.work_queue("analysis"), hold_s=30)  # another visitor's long job
     monkeypatch.setenv("ACCVIZ_QUEUE_TIMEOUT_S", "1")
     try:
         at.text_area(key=key).set_value("a text no one has analysed before , queued").run()
@@ -297,7 +296,7 @@ def test_a_visitor_who_waits_too_long_gets_a_message_and_the_server_goes_on(app_
         holder.join(10)
     at.text_area(key=key).set_value("a text no one has analysed before , served").run()
     assert not at.exception and metric(at, "Pruned")
-    dropped = state.metrics().records("dropped")
+    dropped = resources.metrics().records("dropped")
     assert dropped and dropped[-1]["name"] == "analysis"
 
 
@@ -367,3 +366,88 @@ def test_a_link_opens_explore_on_its_text_speedup_and_strategy(app_env):
     warnings = " ".join(w.value for w in bad.warning)
     assert "speedup '99'" in warnings and "strategy 'nope'" in warnings
     assert bad.slider(key="explore_speedup").value == 2.0
+
+
+def test_a_link_sets_every_sidebar_choice_and_the_page_writes_it_back(app_env):
+    at = page_test("tradeoff")
+    at.query_params.update({"speedup": "3", "strategy": "attention", "task": "sst2", "model": "tiny-model"})
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.slider(key="tradeoff_speedup").value == 3.0
+    assert at.sidebar.selectbox(key="strategy").value == "attention"
+    assert at.sidebar.selectbox(key="task").value == "sst2"
+    assert at.sidebar.selectbox(key="model_choice").value.startswith("tiny-model")
+    assert at.query_params["speedup"] == "3" and at.query_params["model"] == "tiny-model"
+    at.slider(key="tradeoff_speedup").set_value(3.5).run()  # the URL follows; the slider is not pulled back
+    assert at.slider(key="tradeoff_speedup").value == 3.5 and at.query_params["speedup"] == "3.5"
+    at.sidebar.selectbox(key="strategy").set_value("random").run()
+    assert at.query_params["strategy"] == "random" and at.slider(key="tradeoff_speedup").value == 3.5
+
+
+@pytest.mark.parametrize("page", ["method", "attribution", "corpus"])
+def test_every_page_honours_and_writes_the_link(app_env, page, tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCVIZ_CACHE", str(tmp_path))  # the corpus lens stores its result
+    at = page_test(page)
+    at.query_params.update({"speedup": "2.5", "strategy": "attention", "text": "a linked text , shared"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.selectbox(key="strategy").value == "attention"
+    assert at.query_params["speedup"] == "2.5" and at.query_params["task"] == "sst2"
+    if page == "attribution":  # no slider of its own: the text and the shared speedup go into the link
+        assert at.text_area(key="attribution_a").value == "a linked text , shared"
+        assert at.query_params["text"] == "a linked text , shared"
+    else:
+        assert at.slider(key=f"{page}_speedup").value == 2.5
+
+
+def test_a_bad_link_falls_back_with_a_notice(app_env):
+    at = page_test("explore")
+    at.query_params.update({"task": "imagenet", "model": "/etc/passwd", "speedup": "2.6", "strategy": "acc"})
+    at.run()
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "task 'imagenet' is unknown" in warnings
+    assert "model '/etc/passwd' is not one this server offers" in warnings
+    assert "rounded to 2.5" in warnings
+    assert at.sidebar.selectbox(key="task").value == "sst2"  # ACCVIZ_TASK, the default
+    assert at.slider(key="explore_speedup").value == 2.5
+    assert at.query_params["task"] == "sst2" and at.query_params["model"] == "tiny-model"
+
+
+def test_a_long_text_is_cut_in_the_link_and_said_so(app_env):
+    from app.links import MAX_LINK_TEXT
+
+    at = page_test("explore")
+    at.query_params.update({"text": "word " * 1000})
+    at.run()
+    assert not at.exception
+    assert len(at.query_params["text"]) == MAX_LINK_TEXT
+    assert any(f"first {MAX_LINK_TEXT:,} characters" in c.value for c in at.caption)
+
+
+def test_explore_reads_a_512_token_input_windowed_with_downloads(app_env):
+    at = page_test("explore")
+    at.query_params.update({"text": " ".join(f"w{i % 50}" for i in range(600)), "speedup": "1"})
+    at.run()
+    assert not at.exception
+    heatmap = figure(at, "explore_heatmap")
+    assert plotly_array(heatmap["data"][0]["z"]).shape[1] == 128  # the tiny model reads 128 positions
+    xaxis = heatmap["layout"]["xaxis"]
+    assert xaxis["rangeslider"]["visible"] and xaxis["range"] == [-0.5, 63.5]
+    survivors = [e for e in at.expander if e.label.startswith("Survive to the last layer")]
+    assert survivors and not survivors[0].proto.expanded
+    downloads = {d.proto.label for d in at.get("download_button")}
+    assert {"JSON", "CSV"} <= downloads
+
+
+def test_the_camera_downloads_in_the_sidebar_format(app_env):
+    at = run_page("method")
+    config = json.loads(at.get("plotly_chart")[0].proto.config)
+    assert config["toImageButtonOptions"] == {
+        "format": "png",
+        "filename": "accviz-method-profile",
+        "scale": 2,
+    }
+    at.sidebar.radio(key="figure_format").set_value("svg").run()
+    config = json.loads(at.get("plotly_chart")[0].proto.config)
+    assert config["toImageButtonOptions"]["format"] == "svg"

@@ -12,9 +12,10 @@ from transformers import BertForSequenceClassification
 from accviz.errors import AccvizError
 from accviz.explain.analysis import analyze_text
 from accviz.explain.attribution import AttributionResult
-from accviz.figures import plots
+from accviz.figures import costs, plots, style
 from accviz.method.flops import estimate_flops, unpruned_flops
 from accviz.method.profile import tilt_profile
+from accviz.method.scoring import STRATEGY_ORDER
 from accviz.method.speedup import solve_profile
 
 from .conftest import tiny_bert_config
@@ -47,7 +48,7 @@ def assert_styled(fig: go.Figure):
 
 
 def test_token_labels_disambiguate_repeats():
-    assert plots.token_labels(["[CLS]", "the", "cat", "the", "[SEP]", "the", "[SEP]"]) == [
+    assert style.token_labels(["[CLS]", "the", "cat", "the", "[SEP]", "the", "[SEP]"]) == [
         "[CLS]",
         "the",
         "cat",
@@ -68,8 +69,8 @@ def test_score_heatmap_data(analysis):
     np.testing.assert_allclose(z[~np.isnan(z)], analysis.scores[~np.isnan(analysis.scores)])
     grey = z_of(gone)
     np.testing.assert_array_equal(~np.isnan(grey), np.isnan(analysis.scores))  # grey exactly where gone
-    assert gone.colorscale[0][1] == gone.colorscale[-1][1] == plots.ELIMINATED_GREY
-    assert list(live.x) == plots.token_labels(analysis.tokens) and len(set(live.x)) == T
+    assert gone.colorscale[0][1] == gone.colorscale[-1][1] == style.ELIMINATED_GREY
+    assert list(live.x) == style.token_labels(analysis.tokens) and len(set(live.x)) == T
     assert "the·2" in live.x
     assert list(live.y) == [f"layer {layer}" for layer in range(1, L + 1)]
     assert fig.layout.yaxis.autorange == "reversed"  # layer 1 on top
@@ -110,7 +111,7 @@ def test_attention_heatmap(analysis):
     fig = plots.attention_heatmap(analysis, layer=1, head=2)
     assert_styled(fig)
     np.testing.assert_allclose(z_of(fig.data[0]), analysis.attentions[1][2])
-    labels = plots.token_labels(analysis.tokens)
+    labels = style.token_labels(analysis.tokens)
     assert list(fig.data[0].x) == [labels[p] for p in analysis.layer_positions[1]]
     assert list(fig.data[0].y) == list(fig.data[0].x)
     assert "layer 2, head 3" in fig.layout.title.text
@@ -125,10 +126,10 @@ def test_flops_breakdown_bar():
     lengths = [20, 33]
     profile = tilt_profile(3, 1.5)
     baseline, pruned = unpruned_flops(config, lengths), estimate_flops(config, lengths, profile)
-    fig = plots.flops_breakdown_bar(baseline, pruned)
+    fig = costs.flops_breakdown_bar(baseline, pruned)
     assert_styled(fig)
     assert len(fig.data) == 6
-    scale, unit = plots._flops_unit(2 * max(layer.total for layer in (*baseline.layers, *pruned.layers)))
+    scale, unit = costs.flops_unit(2 * max(layer.total for layer in (*baseline.layers, *pruned.layers)))
     assert fig.layout.yaxis.title.text == unit
     for index, (variant, estimate) in enumerate((("unpruned", baseline), ("pruned", pruned))):
         traces = fig.data[3 * index : 3 * index + 3]
@@ -145,22 +146,22 @@ def test_flops_breakdown_bar():
 
 
 def test_flops_unit():
-    assert plots._flops_unit(5e9) == (1e9, "GFLOPs")
-    assert plots._flops_unit(2e6) == (1e6, "MFLOPs")
-    assert plots._flops_unit(10) == (1.0, "FLOPs")
+    assert costs.flops_unit(5e9) == (1e9, "GFLOPs")
+    assert costs.flops_unit(2e6) == (1e6, "MFLOPs")
+    assert costs.flops_unit(10) == (1.0, "FLOPs")
 
 
 def test_profile_plot():
     config = tiny_bert_config()
     solved = solve_profile(config, [30], 2.0, warn=False)
-    fig = plots.profile_plot(solved, 3)
+    fig = costs.profile_plot(solved, 3)
     assert_styled(fig)
     assert list(fig.data[0].y) == list(solved.profile.keep_ratios)
     assert "target 2.00x" in fig.layout.title.text
-    assert list(plots.profile_plot(solved.profile, 3).data[0].y) == list(solved.profile.keep_ratios)
-    assert list(plots.profile_plot(None, 4).data[0].y) == [1.0] * 4
+    assert list(costs.profile_plot(solved.profile, 3).data[0].y) == list(solved.profile.keep_ratios)
+    assert list(costs.profile_plot(None, 4).data[0].y) == [1.0] * 4
     with pytest.raises(AccvizError, match="layers"):
-        plots.profile_plot(solved.profile, 6)
+        costs.profile_plot(solved.profile, 6)
 
 
 def sweep_table() -> pd.DataFrame:
@@ -198,29 +199,29 @@ def sweep_table() -> pd.DataFrame:
 
 def test_tradeoff_curve():
     table = sweep_table()
-    fig = plots.tradeoff_curve(table, current_speedup=2.0, metric="accuracy")
+    fig = costs.tradeoff_curve(table, current_speedup=2.0, metric="accuracy")
     assert_styled(fig)
-    present = [s for s in plots.STRATEGY_ORDER if s in set(table.strategy)]  # registry order
-    assert [trace.name for trace in fig.data] == [plots.STRATEGY_LABELS[s] for s in present]
+    present = [s for s in STRATEGY_ORDER if s in set(table.strategy)]  # registry order
+    assert [trace.name for trace in fig.data] == [style.STRATEGY_LABELS[s] for s in present]
     acc = fig.data[0]
     assert list(acc.x) == pytest.approx([1.1, 1.65, 2.2, 3.3])  # sorted by estimated speedup
     assert list(acc.y) == pytest.approx([90.0, 89.5, 89.0, 88.0])
     assert fig.data[3].error_y.array is not None  # random: spread over seeds
     assert fig.layout.shapes[0].x0 == fig.layout.shapes[0].x1 == 2.0  # the current point
     assert len({trace.line.color for trace in fig.data}) == 5
-    default = plots.tradeoff_curve(table)  # first metric in the table, no marker
+    default = costs.tradeoff_curve(table)  # first metric in the table, no marker
     assert list(default.data[0].y) == list(acc.y) and not default.layout.shapes
-    f1 = plots.tradeoff_curve(table, metric="f1")
+    f1 = costs.tradeoff_curve(table, metric="f1")
     assert list(f1.data[0].y) == pytest.approx([80.0, 79.5, 79.0, 78.0])
 
 
 def test_tradeoff_curve_bad_input():
     with pytest.raises(AccvizError, match="no metric 'mcc'"):
-        plots.tradeoff_curve(sweep_table(), metric="mcc")
+        costs.tradeoff_curve(sweep_table(), metric="mcc")
     with pytest.raises(AccvizError, match="lacks the columns"):
-        plots.tradeoff_curve(pd.DataFrame({"strategy": ["acc"]}))
+        costs.tradeoff_curve(pd.DataFrame({"strategy": ["acc"]}))
     with pytest.raises(AccvizError, match="empty"):
-        plots.tradeoff_curve(sweep_table().iloc[:0])
+        costs.tradeoff_curve(sweep_table().iloc[:0])
 
 
 @dataclass
@@ -233,7 +234,7 @@ def test_latency_box():
         "unpruned": Stats(tuple(np.linspace(0.010, 0.020, 11))),
         "pruned": Stats((0.005,) * 4 + (0.007,)),
     }
-    fig = plots.latency_box(stats)
+    fig = costs.latency_box(stats)
     assert_styled(fig)
     medians = fig.data[0]
     assert list(medians.x) == ["unpruned", "pruned"]
@@ -243,7 +244,7 @@ def test_latency_box():
     np.testing.assert_allclose(fig.data[1].y, np.linspace(10, 20, 11))  # raw samples, ms
     assert "3.00x" in fig.layout.title.text
     with pytest.raises(AccvizError):
-        plots.latency_box({"pruned": Stats(())})
+        costs.latency_box({"pruned": Stats(())})
 
 
 def fake_attribution() -> AttributionResult:
@@ -293,11 +294,11 @@ def test_one_template_everywhere(analysis):
         plots.score_heatmap(analysis),
         plots.kept_per_layer_bar(analysis),
         plots.attention_heatmap(analysis, 0, 0),
-        plots.flops_breakdown_bar(analysis.baseline_estimate, analysis.estimate),
-        plots.profile_plot(analysis.solved, analysis.num_layers),
-        plots.tradeoff_curve(sweep_table()),
+        costs.flops_breakdown_bar(analysis.baseline_estimate, analysis.estimate),
+        costs.profile_plot(analysis.solved, analysis.num_layers),
+        costs.tradeoff_curve(sweep_table()),
         plots.attribution_vs_acc(fake_attribution()),
     ]
     templates = {json.dumps(fig.layout.template.to_plotly_json(), sort_keys=True) for fig in figures}
     assert len(templates) == 1
-    assert {fig.layout.font.family for fig in figures} == {plots.FONT["family"]}
+    assert {fig.layout.font.family for fig in figures} == {style.FONT["family"]}

@@ -15,7 +15,10 @@ Everything is numpy or plain Python, so the app can cache and pickle the result.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -302,3 +305,94 @@ def compare_strategies(
         )
         for strategy in strategies
     }
+
+
+# --- the analysis as data (Explore's "Download this analysis") -----------------------------------
+
+
+def analysis_records(analysis: TextAnalysis) -> list[dict]:
+    """One row per token j: its position, piece and segment, the layer after which it was
+    eliminated (None: never), whether it entered the last layer (what the [CLS] query reads), and
+    per layer l = 1..L its score s_l(j) and rank (None where j had already been eliminated)."""
+    entered_last = {int(p) for p in analysis.layer_positions[-1]}
+    rows = []
+    for j, token in enumerate(analysis.tokens):
+        eliminated = int(analysis.eliminated_at[j])
+        row = {
+            "position": j,
+            "token": token,
+            "segment": int(analysis.token_type_ids[j]),
+            "eliminated_after_layer": eliminated or None,
+            "entered_last_layer": j in entered_last,
+        }
+        for layer in range(analysis.num_layers):
+            score, rank = float(analysis.scores[layer, j]), int(analysis.rank[layer, j])
+            row[f"score_layer_{layer + 1}"] = score if np.isfinite(score) else None
+            row[f"rank_layer_{layer + 1}"] = rank if rank > 0 else None
+        rows.append(row)
+    return rows
+
+
+def analysis_summary(analysis: TextAnalysis, about: dict | None = None, *, predictions: bool = True) -> dict:
+    """What the analysis says as a whole: ``about`` (what produced it: model, task, ...), the
+    strategy, target and estimated speedup, the profile, the word-vectors kept per layer, the
+    FLOPs estimates and both predictions (None with ``predictions=False``: a classifier head
+    that is not trained yet predicts nothing worth keeping)."""
+    profile = analysis.solved.profile
+    summary = {
+        "about": dict(about or {}),
+        "strategy": analysis.strategy,
+        "family": analysis.family,
+        "target_speedup": analysis.target_speedup,
+        "estimated_speedup": analysis.solved.estimated_speedup,
+        "target_reached": analysis.solved.reached,
+        "keep_ratios": None if profile is None else list(profile.keep_ratios),
+        "length": analysis.length,
+        "original_token_count": analysis.original_token_count,
+        "truncated": analysis.truncated,
+        "kept_per_layer": list(analysis.kept_per_layer),
+        "flops": {
+            "unpruned": analysis.baseline_estimate.total_flops,
+            "pruned": analysis.estimate.total_flops,
+        },
+        "unpruned": asdict(analysis.unpruned),
+        "pruned": asdict(analysis.pruned),
+        "agree": bool(analysis.agree),
+        "survivors": list(analysis.survivors),
+    }
+    if not predictions:
+        summary.update(unpruned=None, pruned=None, agree=None)
+    return summary
+
+
+def analysis_json(analysis: TextAnalysis, about: dict | None = None, *, predictions: bool = True) -> str:
+    """The summary and every token's per-layer trace (``analysis_records``) as one JSON document."""
+    document = {
+        **analysis_summary(analysis, about, predictions=predictions),
+        "tokens": analysis_records(analysis),
+    }
+    return json.dumps(document, indent=1, ensure_ascii=False, default=str)
+
+
+def analysis_csv(analysis: TextAnalysis, about: dict | None = None, *, predictions: bool = True) -> str:
+    """The per-token trace as CSV, one row per token; the facts of the whole analysis (``about``,
+    strategy, speedups, both predictions) repeat on every row, so the file stands alone."""
+    facts = {
+        **{key: value for key, value in (about or {}).items() if not isinstance(value, dict | list)},
+        "strategy": analysis.strategy,
+        "target_speedup": analysis.target_speedup,
+        "estimated_speedup": analysis.solved.estimated_speedup,
+        "unpruned_prediction": analysis.unpruned.label,
+        "unpruned_probability": analysis.unpruned.probability,
+        "pruned_prediction": analysis.pruned.label,
+        "pruned_probability": analysis.pruned.probability,
+    }
+    if not predictions:
+        facts.update(dict.fromkeys(("unpruned_prediction", "unpruned_probability", "pruned_prediction",
+                                    "pruned_probability")))  # fmt: skip
+    rows = [{**row, **facts} for row in analysis_records(analysis)]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from accviz.figures.plots import OKABE_ITO, SCORE_COLOURSCALE, _style
+from accviz.figures.style import OKABE_ITO, SCORE_COLOURSCALE, style
 from accviz.method.scoring import strategy_colour
 
 
@@ -33,7 +33,7 @@ def survival_heatmap(
     )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category")
-    return _style(fig, title, height=120 + 42 * len(table))
+    return style(fig, title, height=120 + 42 * len(table))
 
 
 def survival_lines(table: pd.DataFrame, *, x_title: str, title: str) -> go.Figure:
@@ -53,7 +53,7 @@ def survival_lines(table: pd.DataFrame, *, x_title: str, title: str) -> go.Figur
         )
     fig.update_xaxes(title=x_title, type="category")
     fig.update_yaxes(title="share kept", tickformat=".0%", range=[0, 1.05])
-    return _style(fig, title)
+    return style(fig, title)
 
 
 def _sequential(i: int, n: int) -> str:
@@ -77,7 +77,7 @@ def word_type_bars(words: pd.DataFrame, column: str, *, top: int = 15, title: st
     )
     fig.update_xaxes(title="share of its occurrences", tickformat=".0%", range=[0, 1.02])
     fig.update_yaxes(type="category")
-    return _style(fig, title, height=140 + 22 * len(shown))
+    return style(fig, title, height=140 + 22 * len(shown))
 
 
 def length_metric_bars(table: pd.DataFrame, metric: str) -> go.Figure:
@@ -97,7 +97,7 @@ def length_metric_bars(table: pd.DataFrame, metric: str) -> go.Figure:
     fig.update_layout(barmode="group")
     fig.update_xaxes(title="input length (tokens)", type="category")
     fig.update_yaxes(title=metric)
-    return _style(fig, f"{metric} by input length, unpruned and pruned")
+    return style(fig, f"{metric} by input length, unpruned and pruned")
 
 
 def agreement_lines(agreement: pd.DataFrame) -> go.Figure:
@@ -118,7 +118,7 @@ def agreement_lines(agreement: pd.DataFrame) -> go.Figure:
         )
     fig.update_xaxes(title="layer", dtick=1)
     fig.update_yaxes(title="Jaccard overlap of the kept sets", range=[0, 1.02])
-    fig = _style(fig, "Do the scores keep the same word-vectors?", height=480)
+    fig = style(fig, "Do the scores keep the same word-vectors?", height=480)
     fig.update_layout(  # six pairs: the legend goes below the plot, not over the title
         legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0), margin=dict(b=130)
     )

@@ -4,14 +4,28 @@ A checkpoint lives in ``<cache>/models/<name>/`` with safetensors weights, the t
 ``card.json`` (with checksums) saying what produced it. It is written in a staging folder and
 published atomically under a file lock, so an interrupted or concurrent run never leaves a
 half-written checkpoint that is later taken for a finished one.
+
+Test and development hooks (environment variables; unset in normal use):
+
+    ACCVIZ_DEFAULT_BASE_MODEL  a local base checkpoint the default model is fine-tuned from (and
+                               the app runs while it is not ready) instead of all-MiniLM-L6-v2;
+                               also the base of the GLUE models the app fine-tunes.
+    ACCVIZ_DEFAULT_RECIPE      a JSON object of ``FinetuneConfig`` fields that replace those of
+                               ``DEFAULT_RECIPE``, e.g. ``{"task": "sst2", "max_train_examples": 48}``.
+
+Either one changes the default model's name (``default_model_dir``), so a tiny test model never
+takes the real default's place in a cache.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from torch import nn
@@ -43,6 +57,12 @@ DEFAULT_RECIPE = FinetuneConfig(
     time_budget_s=240.0,
     eval_examples=None,
 )
+DEFAULT_BASE_ENV = "ACCVIZ_DEFAULT_BASE_MODEL"
+DEFAULT_RECIPE_ENV = "ACCVIZ_DEFAULT_RECIPE"
+# Seconds per training step of DEFAULT_RECIPE's shape (batch 32, 64 tokens, MiniLM-L6, in-place
+# distillation) on 2 CPU cores, measured when the recipe was sized; the app's time estimates use
+# it until a checkpoint fine-tuned on this machine says otherwise.
+STORED_SECONDS_PER_STEP = 1.3
 
 
 @dataclass(frozen=True)
@@ -79,8 +99,72 @@ def checkpoint_name(base_model: str, task: str, config: FinetuneConfig) -> str:
     return slug(f"{base}__{task}__{config.train_speedup}__{config.strategy}__s{config.seed}{extra}")
 
 
+def default_base_model() -> str | None:
+    """The default model's base checkpoint: ``$ACCVIZ_DEFAULT_BASE_MODEL``, else None (all-MiniLM-L6-v2)."""
+    return os.environ.get(DEFAULT_BASE_ENV, "").strip() or None
+
+
+def default_base_reference() -> str:
+    """What ``load_model`` takes for the default model's base (ModelLoadError if MiniLM is missing)."""
+    return default_base_model() or str(default_base_model_path())
+
+
+def default_recipe() -> FinetuneConfig:
+    """``DEFAULT_RECIPE``, with the fields of ``$ACCVIZ_DEFAULT_RECIPE`` (a JSON object) replaced."""
+    text = os.environ.get(DEFAULT_RECIPE_ENV, "").strip()
+    if not text:
+        return DEFAULT_RECIPE
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise AccvizError(f"{DEFAULT_RECIPE_ENV} is not valid JSON: {error}.") from None
+    known = {field.name for field in fields(FinetuneConfig)}
+    if not isinstance(overrides, dict) or set(overrides) - known:
+        unknown = sorted(set(overrides) - known) if isinstance(overrides, dict) else overrides
+        raise AccvizError(
+            f"{DEFAULT_RECIPE_ENV} must be a JSON object of FinetuneConfig fields; not {unknown!r}."
+        )
+    return replace(DEFAULT_RECIPE, **overrides)
+
+
 def default_model_dir() -> Path:
-    return models_dir() / checkpoint_name(DEFAULT_MODEL, DEFAULT_TASK, DEFAULT_RECIPE)
+    recipe = default_recipe()
+    return models_dir() / checkpoint_name(default_base_model() or DEFAULT_MODEL, recipe.task, recipe)
+
+
+def task_recipe(task: str) -> FinetuneConfig:
+    """The recipe of ``accviz finetune --task TASK`` with no other option (the CLI's defaults)."""
+    return FinetuneConfig(task=get_task(task).name)
+
+
+def planned_steps(config: FinetuneConfig, train_examples: int) -> int:
+    """The optimizer steps ``finetune`` plans for ``train_examples`` (before any time budget)."""
+    used = min(train_examples, config.max_train_examples or train_examples)
+    return max(1, math.ceil(math.ceil(used / config.batch_size) * config.epochs))
+
+
+def seconds_per_step(config: FinetuneConfig) -> tuple[float, str]:
+    """(seconds per training step, how it was found) for a run of ``config``'s batch and length.
+
+    Measured: the median wall time per step of the cached checkpoints fine-tuned here with the
+    same batch size, length, distillation and base; else ``STORED_SECONDS_PER_STEP``.
+    """
+    try:
+        base = default_base_reference()
+    except AccvizError:  # MiniLM is not installed: nothing measured can match
+        base = None
+    measured = []
+    for cached in list_cached_models():
+        card, trained = cached.card, cached.card.get("config", {})
+        same_shape = all(trained.get(key) == getattr(config, key) for key in
+                         ("batch_size", "max_length", "inplace_distill", "num_layers"))  # fmt: skip
+        same_base = base is not None and card.get("base_model_path") == base
+        if same_shape and same_base and card.get("steps") and card.get("wall_time_s"):
+            measured.append(card["wall_time_s"] / card["steps"])
+    if measured:
+        rate = sorted(measured)[len(measured) // 2]
+        return rate, f"measured on this machine ({len(measured)} earlier fine-tune(s) of the same shape)"
+    return STORED_SECONDS_PER_STEP, "stored: measured for MiniLM-L6 with this batch and length on 2 CPU cores"
 
 
 def list_cached_models() -> list[CachedModel]:
@@ -267,8 +351,9 @@ def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, progress) -> dic
 
 def prepare_default_model(progress=None) -> Path:
     """The app's default model, built on first use (a few minutes on 2 cores) and cached."""
+    recipe = default_recipe()
     return prepare_finetuned(
-        None, DEFAULT_TASK, DEFAULT_RECIPE, name=default_model_dir().name, progress=progress
+        default_base_model(), recipe.task, recipe, name=default_model_dir().name, progress=progress
     )
 
 

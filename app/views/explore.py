@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from accviz.errors import AccvizError
-from accviz.explain.analysis import analyze_text
+from accviz.explain.analysis import analysis_csv, analysis_json, analyze_text
 from accviz.figures import plots
 from accviz.store.safety import clip_text
-from app import state
+from app import background, resources, state
+from app.views import compare
 
 EXAMPLE_COUNT = 6
+SURVIVORS_INLINE = 40  # more tokens than this reach the last layer: a collapsed list
 
 
 def _analyze(selection, text_a: str, text_b: str | None, speedup: float, *, attentions: bool = False):
@@ -19,7 +23,7 @@ def _analyze(selection, text_a: str, text_b: str | None, speedup: float, *, atte
     spec = selection.spec
 
     def compute():
-        loaded = state.load_model_cached(selection.reference, selection.allow_pickle, selection.int8)
+        loaded = resources.load_model_cached(selection.reference, selection.allow_pickle, selection.int8)
         return analyze_text(
             loaded.model,
             loaded.tokenizer,
@@ -33,20 +37,17 @@ def _analyze(selection, text_a: str, text_b: str | None, speedup: float, *, atte
         )
 
     if attentions:  # large and shown once: computed in its turn, never cached
-        with state.in_line("analysis"):
+        with resources.in_line("analysis"):
             return compute()
     key = ("analysis", selection.reference, selection.allow_pickle, selection.int8, spec.name,
            text_a, text_b, float(speedup), selection.strategy)  # fmt: skip
-    return state.cached_in_line(key, compute, "analysis")
+    return resources.cached_in_line(key, compute, "analysis")
 
 
 def _examples(spec) -> list[tuple[str, str | None]]:
     data, _ = state.dev_split(spec.name)
-    if data is None:
-        return [
-            ("a charming and often affecting journey .", None),
-            ("the plot is nothing but boilerplate clichés .", None),
-        ]
+    if data is None:  # no dev data (yet: the embedded data may still be downloading)
+        return list(background.BUILTIN_EXAMPLES)
     picked = data.subset(min(EXAMPLE_COUNT, len(data)), seed=3)
     texts_b = picked.texts_b or [None] * len(picked.texts_a)
     return list(zip(picked.texts_a, texts_b, strict=True))
@@ -58,6 +59,36 @@ def _prediction_text(prediction) -> str:
 
 def _confidence(prediction) -> str | None:
     return None if prediction.probability is None else f"p = {prediction.probability:.1%}"
+
+
+def _survivors(container, analysis) -> None:
+    """The tokens that reach the last layer: inline, or in a collapsed list when there are many."""
+    tokens = " ".join(f"`{t}`" for t in analysis.survivors)
+    if len(analysis.survivors) <= SURVIVORS_INLINE:
+        container.markdown("**Survive to the last layer:** " + tokens)
+    else:
+        label = f"Survive to the last layer: {len(analysis.survivors)} word-vectors"
+        container.expander(label, expanded=False).markdown(tokens)
+
+
+def _downloads(container, selection, analysis, text_a: str, text_b: str | None) -> None:
+    """This analysis, every layer of it, as JSON and as CSV (``accviz.explain.analysis``)."""
+    reference = Path(selection.reference)
+    about = {
+        "model": reference.name if reference.is_absolute() or reference.exists() else selection.reference,
+        "task": selection.spec.name,
+        "weights": "int8" if selection.int8 else "fp32",
+    }
+    container.markdown("**Download this analysis** (tokens, per-layer scores and ranks, predictions):")
+    left, right = container.columns(2)
+    shown = selection.predictions_note is None  # an untrained head's predictions are not exported
+    left.download_button("JSON", lambda: analysis_json(analysis, {**about, "text": text_a, "text_b": text_b},
+                                                       predictions=shown),
+                         file_name="accviz-analysis.json", mime="application/json", on_click="ignore",
+                         key="explore_download_json", icon=":material/download:")  # fmt: skip
+    right.download_button("CSV", lambda: analysis_csv(analysis, about, predictions=shown), file_name="accviz-analysis.csv",
+                          mime="text/csv", on_click="ignore", key="explore_download_csv",
+                          icon=":material/download:")  # fmt: skip
 
 
 def render() -> None:
@@ -88,6 +119,7 @@ def render() -> None:
         text_a = st.text_area("Text", key=f"explore_a_{example}", height=100)
         text_b = None
     speedup = state.speedup_slider("explore_speedup")
+    state.share_link(selection, speedup, text_a, text_b)
 
     text_a, cut_a = clip_text(text_a)
     text_b, cut_b = clip_text(text_b) if text_b is not None else (None, False)
@@ -108,27 +140,40 @@ def render() -> None:
         st.warning(analysis.solved.message)
 
     columns = st.columns(4)
-    columns[0].metric(
-        "Unpruned",
-        _prediction_text(analysis.unpruned),
-        delta=_confidence(analysis.unpruned),
-        delta_color="off",
-    )
-    agreement = "agrees" if analysis.agree else "differs"
-    confidence = _confidence(analysis.pruned)
-    columns[1].metric(
-        "Pruned",
-        _prediction_text(analysis.pruned),
-        delta=f"{agreement} · {confidence}" if confidence else agreement,
-        delta_color="off" if analysis.agree else "inverse",
-    )
+    if selection.predictions_label:  # an untrained head's prediction means nothing: a label instead
+        for column, name in zip(columns[:2], ("Unpruned", "Pruned"), strict=True):
+            column.metric(
+                name, selection.predictions_label, help=f"Predictions: {selection.predictions_note}."
+            )
+        st.caption(f"Predictions are {selection.predictions_note}.")
+    else:
+        columns[0].metric(
+            "Unpruned",
+            _prediction_text(analysis.unpruned),
+            delta=_confidence(analysis.unpruned),
+            delta_color="off",
+        )
+        agreement = "agrees" if analysis.agree else "differs"
+        confidence = _confidence(analysis.pruned)
+        columns[1].metric(
+            "Pruned",
+            _prediction_text(analysis.pruned),
+            delta=f"{agreement} · {confidence}" if confidence else agreement,
+            delta_color="off" if analysis.agree else "inverse",
+        )
     columns[2].metric("Estimated speedup", f"{analysis.solved.estimated_speedup:.2f}x")
     columns[3].metric("Word-vectors in the last layer", f"{len(analysis.survivors)} / {len(analysis.tokens)}")
 
-    st.plotly_chart(plots.score_heatmap(analysis, relative=True), key="explore_heatmap")
+    st.plotly_chart(plots.score_heatmap(analysis, relative=True), key="explore_heatmap",
+                    config=state.figure_config("explore-heatmap"))  # fmt: skip
     left, right = st.columns([1, 1])
-    left.plotly_chart(plots.kept_per_layer_bar(analysis), key="explore_kept")
-    right.markdown("**Survive to the last layer:** " + " ".join(f"`{t}`" for t in analysis.survivors))
+    left.plotly_chart(
+        plots.kept_per_layer_bar(analysis), key="explore_kept", config=state.figure_config("explore-kept")
+    )
+    _survivors(right, analysis)
+    _downloads(right, selection, analysis, text_a, text_b)
+    if st.toggle("Compare with…", key="explore_compare_toggle"):  # another strategy or model, side by side
+        compare.render_compare(selection, text_a, text_b, speedup, analysis, _analyze)
     if st.toggle("Show the attention of one layer and head", key="explore_attention_toggle"):
         config = selection.loaded.model.config
         a, b = st.columns(2)
@@ -141,4 +186,4 @@ def render() -> None:
             st.error(str(error))
             return
         del full  # every layer's maps: let them go before the page is sent
-        st.plotly_chart(figure, key="explore_attention")
+        st.plotly_chart(figure, key="explore_attention", config=state.figure_config("explore-attention"))

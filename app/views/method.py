@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from accviz.figures import plots
+from accviz.figures import costs
 from accviz.method.flops import EncoderShape, estimate_flops, unpruned_flops
 from accviz.method.speedup import solve_profile
 from app import state
@@ -16,6 +16,7 @@ def render() -> None:
     shape = EncoderShape.from_config(config)
     st.title("How it works")
     speedup = state.speedup_slider("method_speedup")
+    state.share_link(selection, speedup)
     length = st.number_input("Sequence length for the numbers below", 4, 512, 32, key="method_length")
 
     st.header("1. Score every word-vector: Attention Context Contribution")
@@ -44,7 +45,11 @@ def render() -> None:
         r"\text{geometric (default): } r_l = (1-\beta)^l \qquad \text{tilt: } r_l = \max\!\left(r_{\min},\, 1 - \alpha\,\tfrac{l}{L}\right)"
     )
     solved = solve_profile(shape, [int(length)], speedup, warn=False)
-    st.plotly_chart(plots.profile_plot(solved, shape.num_layers), key="method_profile")
+    st.plotly_chart(
+        costs.profile_plot(solved, shape.num_layers),
+        key="method_profile",
+        config=state.figure_config("method-profile"),
+    )
     if solved.profile is None:
         st.markdown(f"At **{speedup:.2f}x** no elimination is needed: the exact [CLS]-only last layer alone gives "
                     f"{solved.exact_last_layer_speedup:.2f}x.")  # fmt: skip

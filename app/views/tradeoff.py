@@ -10,7 +10,7 @@ import streamlit as st
 
 from accviz.data.batching import encode_split, pad_batch
 from accviz.errors import AccvizError
-from accviz.figures import plots
+from accviz.figures import costs
 from accviz.measure.evaluate import evaluate_split
 from accviz.measure.int8 import predict_speedup
 from accviz.measure.latency import interleaved_latency, measured_speedup
@@ -19,7 +19,7 @@ from accviz.method.pruned import PrunedBert
 from accviz.method.scoring import parse_strategy
 from accviz.method.search import read_searched, solve_in_family
 from accviz.results import list_sweeps, primary_metric_rows, read_sweep
-from app import state
+from app import background, resources, state
 
 LATENCY_BATCH = 32
 LATENCY_REPEATS = 5
@@ -30,10 +30,16 @@ def _encoded_lengths(reference: str, allow_pickle: bool, task: str, n: int):
     data, error = state.dev_split(task)
     if data is None:
         return None, error
-    loaded = state.load_model_cached(reference, allow_pickle)
+    loaded = resources.load_model_cached(reference, allow_pickle)
     subset = data.subset(min(n, len(data)), seed=0)
     encoded = encode_split(loaded.tokenizer, subset.texts_a, subset.texts_b, subset.labels, max_length=128)
     return encoded.lengths, None
+
+
+def _builtin_lengths(tokenizer) -> list[int]:
+    """The token counts of the built-in examples (``background.BUILTIN_EXAMPLES``)."""
+    texts_a = [a for a, _ in background.BUILTIN_EXAMPLES]
+    return encode_split(tokenizer, texts_a, None, [0] * len(texts_a), max_length=128).lengths
 
 
 def _searched(reference: str):
@@ -65,7 +71,7 @@ def _live_accuracy(
     data, error = state.dev_split(task)
     if data is None:
         raise AccvizError(error)
-    loaded = state.load_model_cached(reference, allow_pickle, int8)
+    loaded = resources.load_model_cached(reference, allow_pickle, int8)
     subset = data.subset(min(n, len(data)), seed=0)
     searched = _searched(reference) if family == "searched" else None
     return evaluate_split(
@@ -81,8 +87,8 @@ def _measured_latency(
     data, error = state.dev_split(task)
     if data is None:
         raise AccvizError(error)
-    loaded = state.load_model_cached(reference, allow_pickle)
-    running = state.load_model_cached(reference, allow_pickle, int8).model
+    loaded = resources.load_model_cached(reference, allow_pickle)
+    running = resources.load_model_cached(reference, allow_pickle, int8).model
     subset = data.subset(min(LATENCY_BATCH, len(data)), seed=1)
     encoded = encode_split(loaded.tokenizer, subset.texts_a, subset.texts_b, subset.labels, max_length=128)
     batch = pad_batch(encoded, range(len(encoded)), pad_id=loaded.tokenizer.pad_token_id or 0)
@@ -110,7 +116,7 @@ def _predicted_latency(config, lengths, profile, int8: bool) -> None:
     """The calibrated predictor's speedup for this profile and precision (from ``bench int8``)."""
     try:
         predicted = predict_speedup(
-            state.cached_runs_dir() / "bench", config, lengths, profile, int8, LATENCY_BATCH
+            resources.cached_runs_dir() / "bench", config, lengths, profile, int8, LATENCY_BATCH
         )
     except AccvizError as error:
         st.caption(f"No calibrated latency prediction: {error}")
@@ -133,7 +139,7 @@ def _predicted_latency(config, lengths, profile, int8: bool) -> None:
 
 def _bench_fidelity_table() -> None:
     """The cached speedup benchmark (python -m accviz.bench speedup), as measured on its machine."""
-    folder = state.cached_runs_dir() / "bench"
+    folder = resources.cached_runs_dir() / "bench"
     table_path, card_path = folder / "speedup.csv", folder / "speedup.json"
     if not table_path.exists():
         return
@@ -171,7 +177,7 @@ def _bench_fidelity_table() -> None:
 
 def _bench_accuracy_tables() -> None:
     """The cached accuracy benchmark (python -m accviz.bench accuracy): every task and strategy."""
-    folder = state.cached_runs_dir() / "bench"
+    folder = resources.cached_runs_dir() / "bench"
     table_path, average_path = folder / "accuracy.csv", folder / "accuracy_average.csv"
     if not table_path.exists():
         return
@@ -199,7 +205,7 @@ def _bench_accuracy_tables() -> None:
 def _bench_frontier(speedup: float) -> None:
     """The stored frontier (python -m accviz.bench frontier): every lever over seeds, and the best one
     at the stored speedup nearest the slider."""
-    folder = state.cached_runs_dir() / "bench"
+    folder = resources.cached_runs_dir() / "bench"
     table_path, envelope_path = folder / "frontier.csv", folder / "frontier_envelope.csv"
     if not table_path.exists() or not envelope_path.exists():
         return
@@ -243,7 +249,7 @@ def _read_sweeps(root: str, fingerprint: tuple):
 
 def _matching_sweep(model_name: str, task: str):
     """The cached sweep of this model and task, else any sweep of the task (said so), else None."""
-    root = state.cached_runs_dir()
+    root = resources.cached_runs_dir()
     readable, problems = _read_sweeps(str(root), _runs_fingerprint(root))
     for problem in problems:
         st.warning(f"Skipping a cached run that cannot be read: {problem}")
@@ -262,15 +268,24 @@ def render() -> None:
         "Move the slider: the FLOPs model re-plans the elimination; latency and accuracy are measured live."
     )
     speedup = state.speedup_slider("tradeoff_speedup")
+    state.share_link(selection, speedup)
     n_live = st.number_input(
-        f"Dev examples for the live accuracy (at most {state.max_live_examples()})",
+        f"Dev examples for the live accuracy (at most {resources.max_live_examples()})",
         min_value=16,
-        max_value=state.max_live_examples(),
-        value=min(200, state.max_live_examples()),
+        max_value=resources.max_live_examples(),
+        value=min(200, resources.max_live_examples()),
         step=16,
         key="tradeoff_examples",
     )
-    lengths, error = _encoded_lengths(selection.reference, selection.allow_pickle, spec.name, int(n_live))
+    pending = background.embedded_data_pending(spec.name)
+    if pending:  # the embedded dev data is still downloading: FLOPs on the built-in examples meanwhile
+        lengths = _builtin_lengths(loaded.tokenizer)
+        st.info(
+            f"The dev data is still downloading in the background (see the sidebar): the FLOPs below are "
+            f"on the {len(lengths)} built-in examples until it is there; latency and accuracy are measured then."
+        )
+    else:
+        lengths, error = _encoded_lengths(selection.reference, selection.allow_pickle, spec.name, int(n_live))
     if lengths is None:
         st.error(f"No dev data for {spec.display_name}: {error}")
         return
@@ -296,28 +311,33 @@ def render() -> None:
     columns[1].metric(f"{unit} per example", per_example[0], delta=per_example[1], delta_color="inverse")
     columns[2].metric("Free part ([CLS]-only last layer)", f"{solved.exact_last_layer_speedup:.2f}x")
     columns[3].metric("Most this profile reaches", f"{solved.max_speedup:.2f}x")
-    st.plotly_chart(plots.flops_breakdown_bar(baseline, pruned_estimate), key="tradeoff_flops")
+    st.plotly_chart(
+        costs.flops_breakdown_bar(baseline, pruned_estimate),
+        key="tradeoff_flops",
+        config=state.figure_config("tradeoff-flops"),
+    )
     _predicted_latency(loaded.model.config, lengths, solved.profile, selection.int8)
 
     # 2. measured: one visitor at a time
     live = st.toggle("Measure latency and accuracy live", value=True, key="tradeoff_live")
     result = None
-    if live:
+    if live and not pending:
         # heavy jobs: one at a time per server, in the measurement queue; results cached by bytes
         where = (selection.reference, selection.allow_pickle, selection.int8, spec.name)
         try:
             with st.spinner("Measuring latency (interleaved runs)…"):
-                stats, estimated = state.cached_in_line(
+                stats, estimated = resources.cached_in_line(
                     ("latency", *where, speedup, strategy, family),
                     lambda: _measured_latency(*where, speedup, strategy, family),
                     "measurement",
                 )
-            with st.spinner(f"Scoring {int(n_live)} dev examples…"):
-                result = state.cached_in_line(
-                    ("accuracy", *where, int(n_live), speedup, strategy, family),
-                    lambda: _live_accuracy(*where, int(n_live), speedup, strategy, family),
-                    "measurement",
-                )
+            if not selection.predictions_label:  # an untrained head's accuracy is not shown
+                with st.spinner(f"Scoring {int(n_live)} dev examples…"):
+                    result = resources.cached_in_line(
+                        ("accuracy", *where, int(n_live), speedup, strategy, family),
+                        lambda: _live_accuracy(*where, int(n_live), speedup, strategy, family),
+                        "measurement",
+                    )
         except AccvizError as error:
             st.error(str(error))
             return
@@ -326,12 +346,21 @@ def render() -> None:
         weights = "int8" if selection.int8 else "fp32"
         columns[0].metric(f"Measured speedup ({weights}, batch of 32, vs fp32 unpruned)", f"{measured:.2f}x")
         columns[1].metric("Measured / estimated", f"{measured / estimated:.2f}")
-        columns[2].metric(
-            f"{spec.primary_metric} (live, {result.n_examples} ex.)", f"{result.primary_value:.1f}"
+        if result is None:
+            columns[2].metric(
+                f"{spec.primary_metric} (live)",
+                selection.predictions_label,
+                help=f"Accuracy: {selection.predictions_note}.",
+            )
+        else:
+            columns[2].metric(
+                f"{spec.primary_metric} (live, {result.n_examples} ex.)", f"{result.primary_value:.1f}"
+            )
+            columns[3].metric("Mean word-vectors kept (last scored layer)",
+                              f"{result.mean_kept_per_layer[-2]:.1f} of {result.mean_length:.1f}")  # fmt: skip
+        st.plotly_chart(
+            costs.latency_box(stats), key="tradeoff_latency", config=state.figure_config("tradeoff-latency")
         )
-        columns[3].metric("Mean word-vectors kept (last scored layer)",
-                          f"{result.mean_kept_per_layer[-2]:.1f} of {result.mean_length:.1f}")  # fmt: skip
-        st.plotly_chart(plots.latency_box(stats), key="tradeoff_latency")
 
     _bench_fidelity_table()
     _bench_accuracy_tables()
@@ -352,7 +381,9 @@ def render() -> None:
         f"{card.get('split')} examples from {card.get('source')}, run {card.get('created')}{note}."
     )
     st.plotly_chart(
-        plots.tradeoff_curve(table, current_speedup=speedup, metric=spec.primary_metric), key="tradeoff_curve"
+        costs.tradeoff_curve(table, current_speedup=speedup, metric=spec.primary_metric),
+        key="tradeoff_curve",
+        config=state.figure_config("tradeoff-curve"),
     )
     cached = table[(table.strategy == strategy) & (table.metric == spec.primary_metric)]
     if len(cached):
