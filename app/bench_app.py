@@ -8,6 +8,8 @@
                                       the server's own p50/p95 per analysis and per queue wait
     python -m app.bench_app corpus    the Corpus page on SST-2 dev: task picked -> figures (cold),
                                       a slider step -> figures (cold), and back (cached)
+    python -m app.bench_app first-start  an empty cache and no GLUE folder: server start -> Explore's
+                                      first heatmap, and -> the default model's predictions
     python -m app.bench_app soak      --inputs (300) distinct ~512-token inputs at varied speedups
                                       and strategies through one server: its resident memory after
                                       each, as a curve (PNG) and a card
@@ -27,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 import app.benchmarks.corpus
+import app.benchmarks.first_start
 import app.benchmarks.load
 import app.benchmarks.soak
 import app.benchmarks.timings
@@ -60,6 +63,7 @@ MODES = {
     "load": app.benchmarks.load,
     "soak": app.benchmarks.soak,
     "corpus": app.benchmarks.corpus,
+    "first-start": app.benchmarks.first_start,
 }
 
 
