@@ -31,6 +31,7 @@ from accviz.data.tasks import TASKS
 from accviz.errors import AccvizError, CacheError
 from accviz.machine import git_commit, machine_card
 from accviz.store import cache
+from accviz.store.cache import slug
 
 # --- The sweep table: cached_runs/<model>__<task>/sweep.csv -------------------------------------
 
@@ -62,7 +63,6 @@ SWEEP_COLUMNS = [
 
 def sweep_dir(root: str | Path, model_name: str, task: str) -> Path:
     """Where the sweep of ``model_name`` on ``task`` lives under ``root`` (cached_runs/)."""
-    from accviz.store.checkpoints import slug  # the training stack: only for a path, and only here
 
     return Path(root) / f"{slug(model_name)}__{task}"
 

@@ -149,6 +149,7 @@ def sidebar() -> Selection:
         allow_pickle = st.sidebar.checkbox(
             "Allow pickle weights (.bin)",
             key="allow_pickle",
+            value=os.environ.get("ACCVIZ_ALLOW_PICKLE") == "1",  # `accviz app --allow-pickle`
             help="Pickle files can run arbitrary code when loaded. Only tick this for checkpoints you trust.",
         )
     else:

@@ -107,3 +107,16 @@ def test_the_browser_is_not_opened_for_a_server_that_died(monkeypatch):
 
     assert cli_serve._open_when_ready("http://127.0.0.1:9", Exited(), timeout_s=5) is False
     assert opened == []
+
+
+def test_app_takes_the_loading_flags_on_loopback_only(monkeypatch, capsys):
+    """Every verb that loads a model takes --allow-pickle; the app passes it to the sidebar's box,
+    and refuses it on an exposed server, whose visitors must not choose what pickle runs."""
+    calls = _capture_serve(monkeypatch)
+    assert cli.main(["app", "--headless", "--allow-pickle"]) == 0
+    assert calls[-1][1]["ACCVIZ_ALLOW_PICKLE"] == "1"
+    assert cli.main(["app", "--headless"]) == 0
+    assert "ACCVIZ_ALLOW_PICKLE" not in calls[-1][1] or calls[-1][1]["ACCVIZ_ALLOW_PICKLE"] != "1"
+    assert cli.main(["app", "--headless", "--host", "0.0.0.0", "--allow-pickle"]) == 1
+    assert "loopback server only" in capsys.readouterr().err
+    assert len(calls) == 2

@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    app = sub.add_parser("app", help="start the Streamlit app")
+    loading = argparse.ArgumentParser(add_help=False)  # every verb that loads a model takes these
+    loading.add_argument(
+        "--allow-pickle", action="store_true", help="allow pickle (.bin) weights: they can run arbitrary code"
+    )
+
+    app = sub.add_parser("app", parents=[loading], help="start the Streamlit app")
     app.add_argument(
         "--host", default="127.0.0.1", help="bind address (default 127.0.0.1; 0.0.0.0 exposes it)"
     )
@@ -62,10 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("prepare", help="build the default model now").set_defaults(func="serve:cmd_prepare")
     sub.add_parser("models", help="list cached fine-tuned checkpoints").set_defaults(func="serve:cmd_models")
 
-    loading = argparse.ArgumentParser(add_help=False)  # every verb that loads a model takes these
-    loading.add_argument(
-        "--allow-pickle", action="store_true", help="allow pickle (.bin) weights: they can run arbitrary code"
-    )
     inference = argparse.ArgumentParser(add_help=False)  # the verbs that run a model take these too
     inference.add_argument(
         "--int8",

@@ -12,6 +12,7 @@ import webbrowser
 
 from accviz.cli import APP_SCRIPT
 from accviz.cli.common import load_for_inference, progress_bars
+from accviz.errors import AccvizError
 from accviz.explain.analysis import analyze_text
 from accviz.store.checkpoints import (
     list_cached_models,
@@ -21,7 +22,13 @@ from accviz.store.checkpoints import (
 
 
 def cmd_app(args) -> int:
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    exposed = args.host not in ("127.0.0.1", "localhost", "::1")
+    if args.allow_pickle and exposed:
+        raise AccvizError(
+            "--allow-pickle is for a loopback server only: pickle weights can run code, and an exposed "
+            "server's visitors must not choose what it loads."
+        )
+    if exposed:
         print(
             f"WARNING: serving on {args.host}: anyone who can reach this machine can use the app. "
             "Visitors can only pick cached checkpoints and the allow-list; free-text model paths are off.",
@@ -30,6 +37,8 @@ def cmd_app(args) -> int:
     env = dict(os.environ, ACCVIZ_SERVER_HOST=args.host)
     if args.model:
         env["ACCVIZ_MODEL"] = args.model
+    if args.allow_pickle:  # the sidebar's "Allow pickle weights" starts ticked
+        env["ACCVIZ_ALLOW_PICKLE"] = "1"
     # Always headless for Streamlit itself: otherwise its first run on a machine asks for an e-mail
     # address on stdin, which blocks the one-command start (and ends it where stdin is not a
     # terminal). accviz opens the browser itself unless --headless.

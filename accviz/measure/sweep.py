@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
+from accelerate.utils import gather_object
 
 from accviz.data.batching import encode_split
 from accviz.machine import launched_processes
@@ -140,8 +141,6 @@ def run_sweep(
             )
         rows_by_job.append((number, rows))
     if processes.num_processes > 1:  # every process's jobs, back in the one process's order
-        from accelerate.utils import gather_object
-
         rows_by_job = sorted(gather_object(rows_by_job), key=lambda job: job[0])
     if progress is not None and processes.is_main_process:
         progress(len(my_jobs), len(my_jobs), "done")

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
@@ -420,3 +421,8 @@ def get_or_build(
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return final_dir
+
+
+def slug(text: str) -> str:
+    """``text`` as a safe folder name: runs of other characters become "-", at most 80 characters."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-")[:80] or "model"

@@ -22,12 +22,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from accelerate.utils import broadcast_object_list
 from torch import nn
 
 from accviz.data.splits import load_split
@@ -36,6 +36,7 @@ from accviz.errors import AccvizError, CacheError, TrainingPaused
 from accviz.machine import launched_processes
 from accviz.measure.evaluate import evaluate_split
 from accviz.store import cache
+from accviz.store.cache import slug
 from accviz.store.loading import default_base_model_path, load_model
 from accviz.train.finetune import FinetuneConfig, finetune
 
@@ -85,10 +86,6 @@ def models_dir() -> Path:
     directory = cache.cache_dir() / "models"
     directory.mkdir(parents=True, exist_ok=True)
     return directory
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-")[:80] or "model"
 
 
 def checkpoint_name(base_model: str, task: str, config: FinetuneConfig) -> str:
@@ -205,7 +202,6 @@ def prepare_finetuned(
     share and only the main one evaluates dev and publishes; the others return ``final_dir`` at once,
     before it is published.
     """
-    from accelerate.utils import broadcast_object_list  # accelerate loads only to train
 
     spec = get_task(task)
     config = replace(config, task=spec.name)

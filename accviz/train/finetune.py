@@ -39,6 +39,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from accelerate import Accelerator, DataLoaderConfiguration
+from accelerate.utils import gather_object
+from safetensors.torch import load_file, save_file
+from transformers import get_linear_schedule_with_warmup
 
 from accviz.data.batching import encode_split, pad_batch
 from accviz.errors import AccvizError
@@ -174,8 +178,6 @@ def finetune(
     ``teacher_model``: the loaded ``config.teacher`` (frozen, eval mode). ``checkpoint_dir``: where
     resumable state goes; an existing state there for the same config is resumed.
     """
-    from accelerate import Accelerator, DataLoaderConfiguration
-    from transformers import get_linear_schedule_with_warmup
 
     schedule = SpeedupSchedule.parse(config.train_speedup)
     rng = random.Random(config.seed)  # the same draws on every process: order and profiles agree
@@ -363,7 +365,6 @@ def _gathered(accelerator, value) -> list:
     """``value`` of every process, in rank order; every process must call it (an all-gather)."""
     if accelerator.num_processes == 1:
         return [value]
-    from accelerate.utils import gather_object
 
     return gather_object([value])
 
@@ -371,7 +372,6 @@ def _gathered(accelerator, value) -> list:
 def _save_state(directory: Path, config, accelerator, model, optimizer, scheduler, rng, step, position, losses,
                 wall, examples_seen):  # fmt: skip
     """Every process calls it: the main process writes, and the others wait until it has."""
-    from safetensors.torch import save_file
 
     # each process's own streams (dropout, examples seen); the python rng is the same everywhere
     torch_rngs = _gathered(accelerator, torch.get_rng_state())
@@ -416,7 +416,6 @@ def _load_state(directory: Path | None, config, model, optimizer, scheduler, rng
     this config, after loading it into every process; else None."""
     if directory is None or not (directory / STATE_FILE).exists():
         return None
-    from safetensors.torch import load_file
 
     try:
         # written by _save_state only; map to CPU so a state saved on a GPU resumes anywhere
