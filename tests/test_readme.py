@@ -676,3 +676,19 @@ def test_readme_sst2_gaps_fidelity_rounds_and_int8_losses_are_the_stored_ones():
             f"int8 weights lose {min(losses):.1f}–{max(losses):.1f} points at some speedups",
         ]
     )
+
+
+def test_readme_two_seed_plain_prose_is_the_stored_average():
+    table = pd.read_csv(BENCH_DIR / "accuracy_average.csv")
+    plain = table[table.comparison == "plain, every seed (session 5)"].set_index("strategy")
+    acc, fuse = plain.loc["acc"], plain.loc["acc+fuse"]
+    text = " ".join(README.split())
+    assert int(acc.seeds) == 2 and "Two seeds of the plain models" in text
+    for mean, spread in (
+        ("drop_1.5x", "drop_std_1.5x"),
+        ("drop_2x", "drop_std_2x"),
+        ("drop_3x", "drop_std_3x"),
+    ):
+        assert f"{acc[mean]:.2f} ± {acc[spread]:.2f}" in text, mean
+    assert f"{acc.drop_std_1x:.2f} is already the unpruned models' own spread" in text
+    assert f"takes 4x from {acc.drop_4x:.2f} to {fuse.drop_4x:.2f}" in text
