@@ -13,9 +13,9 @@ accuracy  pivots the sweeps that ``accviz sweep`` wrote to cached_runs/*/sweep.c
           1/1.5/2/3/4x per strategy, and the speedup reachable within 0.75 points of the baseline;
           and the average drop over tasks per training suite (cached_runs/suites.json, accviz.measure.average);
           ``accviz.measure.bench_accuracy``.
-int8      int8 weights × elimination against fp32 unpruned (``accviz.measure.int8``).
+int8      int8 weights × elimination against fp32 unpruned (``accviz.measure.bench_int8``).
 frontier  the levers of cached_runs/frontier.json over seeds, and their envelope (``accviz.measure.frontier``).
-gpu       BERT-base on a GPU, fp32 and bf16 (``accviz.measure.gpu``); skipped without CUDA.
+gpu       BERT-base on a GPU, fp32 and bf16 (``accviz.measure.bench_gpu``); skipped without CUDA.
 report    prints the stored tables as Markdown (what the README shows); measures nothing
           (``accviz.measure.report``).
 
@@ -39,10 +39,10 @@ from accviz.errors import AccvizError
 from accviz.machine import busy_machine_warning
 from accviz.measure.bench_accuracy import run_accuracy
 from accviz.measure.bench_fidelity import run_fidelity
+from accviz.measure.bench_gpu import GPU_FULL, GPU_SMOKE, run_gpu
+from accviz.measure.bench_int8 import INT8_FULL, INT8_SMOKE, run_int8
 from accviz.measure.bench_speedup import run_speedup
 from accviz.measure.frontier import run_frontier
-from accviz.measure.gpu import GPU_FULL, GPU_SMOKE, run_gpu
-from accviz.measure.int8 import INT8_FULL, INT8_SMOKE, run_int8
 from accviz.measure.report import run_report
 from accviz.measure.workloads import FIDELITY_FULL, FIDELITY_SMOKE, SPEEDUP_FULL, SPEEDUP_SMOKE
 from accviz.results import BENCH_DIR

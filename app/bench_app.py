@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     shown = {k: v for k, v in result.items() if k not in ("sessions", "rss_after_each_mib", "problems")}
     print(json.dumps(shown, indent=2))
     print(f"wrote {path}")
-    return 0 if result.get("server_alive") else 1
+    return 0 if result.get("server_alive", True) and result.get("ok", True) else 1
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ class Job:
                 return
             self._state, self._error, self._result = state, error, result
             self._ended = time.monotonic()
-        self._finished.set()
+            self._finished.set()  # under the lock: a retry cannot clear it in between
 
     def report(self, stage: str, done: int, total: int, info: dict | None = None) -> None:
         """The progress callback handed to ``work``."""

@@ -120,7 +120,8 @@ def write_glue_fixture(root: Path, rows: int = 48) -> Path:
 @pytest.fixture(scope="session")
 def app_env(tmp_path_factory, minilm_tokenizer):
     from accviz.data.splits import load_split
-    from accviz.measure.sweep import run_sweep, sweep_dir, write_sweep
+    from accviz.measure.sweep import run_sweep
+    from accviz.results import sweep_dir, write_sweep
 
     root = tmp_path_factory.mktemp("app")
     model_dir = root / "tiny-model"

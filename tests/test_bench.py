@@ -357,7 +357,7 @@ INT8_COLUMNS = {
 
 
 def test_int8_smoke_writes_the_table_the_predictor_and_a_card(tmp_path):
-    from accviz.measure.int8 import INT8_SMOKE, predict_speedup
+    from accviz.measure.bench_int8 import INT8_SMOKE, predict_speedup
     from accviz.method.profile import EliminationProfile
 
     assert bench.main(["int8", "--smoke", "--threads", "1", "--out", str(tmp_path)]) == 0

@@ -11,7 +11,7 @@ from accviz.measure.frontier import envelope_markdown, frontier_markdown, fronti
 
 
 def _sweep(root, model, strategy, points, wall=60.0):
-    from accviz.measure.sweep import SWEEP_COLUMNS, sweep_dir, write_sweep
+    from accviz.results import SWEEP_COLUMNS, sweep_dir, write_sweep
 
     rows = [{"model": model, "task": "sst2", "split": "dev", "source": "test", "strategy": strategy,
              "target_speedup": t, "estimated_speedup": e, "estimated_speedup_padded128": e,

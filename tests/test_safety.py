@@ -5,7 +5,7 @@ import os
 import pytest
 
 from accviz import cli
-from accviz.cli import serve as cli_serve
+from accviz.cli import show as cli_show
 from accviz.store.safety import MAX_INPUT_CHARS, allowed_models, clip_text
 
 from .conftest import REPO_ROOT
@@ -14,7 +14,7 @@ from .conftest import REPO_ROOT
 def _capture_serve(monkeypatch) -> list:
     calls = []
     monkeypatch.setattr(
-        cli_serve, "_serve", lambda command, env, open_url: calls.append((command, env, open_url)) or 0
+        cli_show, "_serve", lambda command, env, open_url: calls.append((command, env, open_url)) or 0
     )
     return calls
 
@@ -105,7 +105,7 @@ def test_the_browser_is_not_opened_for_a_server_that_died(monkeypatch):
         def poll(self):
             return 1
 
-    assert cli_serve._open_when_ready("http://127.0.0.1:9", Exited(), timeout_s=5) is False
+    assert cli_show._open_when_ready("http://127.0.0.1:9", Exited(), timeout_s=5) is False
     assert opened == []
 
 

@@ -67,7 +67,7 @@ def test_cli_search_profile_scores_on_train_examples_the_fine_tune_did_not_use(
 
     from accviz import cli
     from accviz.cli import train as cli_train
-    from accviz.measure.sweep import read_sweep
+    from accviz.results import read_sweep
     from accviz.store.cache import write_card
 
     from .conftest import tiny_vocab_classifier, write_glue_fixture

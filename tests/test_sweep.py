@@ -2,8 +2,9 @@ import pytest
 
 from accviz.data.splits import load_split
 from accviz.errors import CacheError
-from accviz.measure.sweep import SWEEP_COLUMNS, read_sweep, run_sweep, sweep_dir, write_sweep
+from accviz.measure.sweep import run_sweep
 from accviz.method.scoring import STRATEGY_ORDER
+from accviz.results import SWEEP_COLUMNS, read_sweep, sweep_dir, write_sweep
 
 from .conftest import tiny_vocab_classifier, write_glue_fixture
 

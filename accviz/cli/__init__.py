@@ -12,7 +12,7 @@ accviz bench speedup|fidelity|accuracy               benchmarks (python -m accvi
 accviz models                    cached fine-tuned checkpoints
 
 This module holds the parser and the flags the verbs share. Each verb names its handler as
-"module:function" in ``accviz.cli.serve`` / ``train`` / ``measure``, imported only when that verb
+"module:function" in ``accviz.cli.show`` / ``train`` / ``measure``, imported only when that verb
 runs: those modules pull in torch, transformers and accelerate (seconds), and ``accviz --help`` or
 a mistyped flag should answer at once.
 """
@@ -62,10 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=int, default=8501)
     app.add_argument("--model", default=None, help="model to open with (default: the prepared default)")
     app.add_argument("--headless", action="store_true", help="don't open a browser")
-    app.set_defaults(func="serve:cmd_app")
+    app.set_defaults(func="show:cmd_app")
 
-    sub.add_parser("prepare", help="build the default model now").set_defaults(func="serve:cmd_prepare")
-    sub.add_parser("models", help="list cached fine-tuned checkpoints").set_defaults(func="serve:cmd_models")
+    sub.add_parser("prepare", help="build the default model now").set_defaults(func="show:cmd_prepare")
+    sub.add_parser("models", help="list cached fine-tuned checkpoints").set_defaults(func="show:cmd_models")
 
     inference = argparse.ArgumentParser(add_help=False)  # the verbs that run a model take these too
     inference.add_argument(
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", default="default")
     demo.add_argument("--speedup", type=float, default=2.0)
     demo.add_argument("--strategy", default="acc")
-    demo.set_defaults(func="serve:cmd_demo")
+    demo.set_defaults(func="show:cmd_demo")
 
     bench = sub.add_parser("bench", help="benchmarks (same as python -m accviz.bench)")
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)

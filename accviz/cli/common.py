@@ -32,7 +32,10 @@ def progress_bars():
 
 
 def set_threads(threads: int | None) -> None:
-    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+    """``--threads``, else every core, shared out when a launcher (torchrun, accelerate launch)
+    started several processes on this machine: P processes with all cores each oversubscribe them."""
+    local_processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // local_processes))
 
 
 def load_checkpoint(model: str | None, num_labels=None, allow_pickle=False):

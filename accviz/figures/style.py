@@ -43,8 +43,4 @@ def token_labels(tokens) -> list[str]:
     return labels
 
 
-def _strategy_label(strategy: str) -> str:
-    return strategy_label(strategy)
-
-
 HEATMAP_WINDOW = 64  # tokens shown at once; a longer input scrolls, with the whole as a minimap

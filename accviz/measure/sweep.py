@@ -28,11 +28,6 @@ from accviz.method.search import solve_in_family
 from accviz.method.speedup import max_speedup
 from accviz.results import SWEEP_COLUMNS
 
-# the table's reader, writer and folder live in accviz.results; re-exported for older callers
-from accviz.results import read_sweep as read_sweep
-from accviz.results import sweep_dir as sweep_dir
-from accviz.results import write_sweep as write_sweep
-
 DEFAULT_SPEEDUPS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0)
 DEFAULT_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.method.scoring.REGISTRY
 RANDOM_SEEDS = (0, 1, 2)

@@ -24,7 +24,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from accelerate.utils import broadcast_object_list
@@ -294,9 +294,14 @@ def prepare_finetuned(
         if broadcast_object_list([None])[0]:
             trained()
         return final_dir
-    if rebuild and final_dir.exists():
-        shutil.rmtree(final_dir)
-    path = cache.get_or_build(final_dir, build)
+    try:
+        if rebuild and final_dir.exists():
+            shutil.rmtree(final_dir)
+        path = cache.get_or_build(final_dir, build)
+    except BaseException:
+        if processes.num_processes > 1 and not announced:  # the others stop waiting; nobody trains
+            broadcast_object_list([False])
+        raise
     if processes.num_processes > 1 and not announced:  # found built: nobody trains
         broadcast_object_list([False])
     if state_dir is not None and state_dir.exists():  # published: the paused state is spent
@@ -366,7 +371,3 @@ def resolve_model(name_or_path: str | None) -> str:
     if (candidate / "card.json").exists():
         return str(candidate)
     return str(name_or_path)
-
-
-def describe_config(config: FinetuneConfig) -> dict:
-    return asdict(config)

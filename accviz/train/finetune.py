@@ -223,7 +223,7 @@ def finetune(
     started = time.perf_counter()
     stopped_early = False
     step, order, start_at, previous_s, examples_seen = 0, None, 0, 0.0, 0
-    resumed = _load_state(checkpoint_dir, config, model, optimizer, scheduler, rng, rank, processes)
+    resumed = _agreed_state(accelerator, checkpoint_dir, config, model, optimizer, scheduler, rng)
     if resumed is not None:
         step, order, start_at, losses, previous_s, examples_seen = resumed
     while step < total_steps:
@@ -359,6 +359,26 @@ def _config_key(config: FinetuneConfig) -> dict:
     for free in ("time_budget_s", "eval_examples", "checkpoint_every"):
         key.pop(free)
     return key
+
+
+def _agreed_state(accelerator, directory, config, model, optimizer, scheduler, rng):
+    """``_load_state`` on every process, which must all find the same state (or none, or fail alike):
+    a process that resumed alone would wait forever in the first collective, or mix two runs."""
+    try:
+        resumed, problem = _load_state(directory, config, model, optimizer, scheduler, rng,
+                                       accelerator.process_index, accelerator.num_processes), None  # fmt: skip
+    except AccvizError as error:
+        resumed, problem = None, str(error)
+    views = _gathered(accelerator, (problem, None if resumed is None else resumed[0]))
+    problems = [seen_problem for seen_problem, _ in views if seen_problem]
+    if problems:
+        raise AccvizError(problems[0])
+    if len({step for _, step in views}) > 1:
+        raise AccvizError(
+            f"The processes found different resumable states in {directory} (steps "
+            f"{[step for _, step in views]}): on several machines it must be one shared folder."
+        )
+    return resumed
 
 
 def _gathered(accelerator, value) -> list:

@@ -49,4 +49,5 @@ def run(env: dict, metrics_file: Path, ready_timeout_s: float = 900.0) -> dict:
     with streamlit_server(env) as (url, _, healthy_s):
         result = asyncio.run(first_start(url, started, ready_timeout_s))
     result.update(server_healthy_s=healthy_s, cache=cache, glue_dir=None)
+    result["ok"] = result["default_model_ready_s"] is not None  # the exit code says if it got there
     return result

@@ -61,7 +61,7 @@ def _explore_link(row, speedup: float, selection) -> str:
     """Explore on this row's text (each text cut to ``links.MAX_LINK_TEXT``), at this page's settings."""
     query, _ = links.link_params(
         speedup=speedup, strategy=selection.strategy, task=selection.spec.name,
-        model=state.link_model(selection.reference), text=row.text,
+        model=state.link_model(selection.choice or selection.reference), text=row.text,
         text_b=row.text_b if isinstance(row.text_b, str) else None,
     )  # fmt: skip
     return "./explore?" + urlencode(query)

@@ -11,8 +11,8 @@ import streamlit as st
 from accviz.data.batching import encode_split, pad_batch
 from accviz.errors import AccvizError
 from accviz.figures import costs
+from accviz.measure.bench_int8 import predict_speedup
 from accviz.measure.evaluate import evaluate_split
-from accviz.measure.int8 import predict_speedup
 from accviz.measure.latency import interleaved_latency, measured_speedup
 from accviz.method.flops import estimate_flops, unpruned_flops
 from accviz.method.pruned import PrunedBert
