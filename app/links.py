@@ -24,6 +24,8 @@ MAX_LINK_TEXT = 2_000  # characters of each text a link carries: URLs past ~8 kB
 MAX_READ_TEXT = 20_000  # what a hand-made link may bring at most (the app clips inputs further)
 SPEEDUP_STEP = 0.25  # the sliders' step
 APPLIED = "_applied_link"  # the signature of the last link applied or written, in session state
+WRITTEN = "_written_links"  # the signatures this session wrote lately: never taken for a new link
+WRITTEN_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,9 @@ def link_to_apply() -> dict[str, str] | None:
     """This URL's link values, unless they were applied already or are what the page wrote."""
     params = {k: _one(st.query_params, k) for k in LINK_KEYS}
     params = {k: v for k, v in params.items() if v}
-    if not params or st.session_state.get(APPLIED) == signature(params):
+    # A rerun may carry the URL as it was before this session's last write (the slider moved again
+    # before the browser got the new URL): a query this session wrote itself is never a new link.
+    if not params or signature(params) in (st.session_state.get(APPLIED), *st.session_state.get(WRITTEN, ())):
         return None
     st.session_state[APPLIED] = signature(params)
     return params
@@ -153,3 +157,5 @@ def write_link(params: Mapping[str, str]) -> None:
         elif st.query_params.get(key) != value:
             st.query_params[key] = value
     st.session_state[APPLIED] = signature(params)
+    written = [s for s in st.session_state.get(WRITTEN, ()) if s != st.session_state[APPLIED]]
+    st.session_state[WRITTEN] = (written + [st.session_state[APPLIED]])[-WRITTEN_KEPT:]

@@ -451,3 +451,17 @@ def test_the_camera_downloads_in_the_sidebar_format(app_env):
     at.sidebar.radio(key="figure_format").set_value("svg").run()
     config = json.loads(at.get("plotly_chart")[0].proto.config)
     assert config["toImageButtonOptions"]["format"] == "svg"
+
+
+def test_a_rerun_that_carries_the_url_from_before_the_last_write_keeps_the_slider(app_env):
+    """Moving the slider twice quickly: the second rerun may bring the URL as it was before the
+    first one's write reached the browser. That stale query is the session's own, not a new link."""
+    at = page_test("tradeoff")
+    at.query_params.update({"speedup": "3"})
+    at.run()
+    at.slider(key="tradeoff_speedup").set_value(3.5).run()
+    assert at.query_params["speedup"] == "3.5"
+    at.query_params["speedup"] = "3"  # the browser had not yet shown 3.5 when the slider moved on
+    at.slider(key="tradeoff_speedup").set_value(2.5).run()
+    assert at.slider(key="tradeoff_speedup").value == 2.5 and at.query_params["speedup"] == "2.5"
+    assert not [w for w in at.warning if "link" in w.value]
