@@ -692,3 +692,16 @@ def test_readme_two_seed_plain_prose_is_the_stored_average():
         assert f"{acc[mean]:.2f} ± {acc[spread]:.2f}" in text, mean
     assert f"{acc.drop_std_1x:.2f} is already the unpruned models' own spread" in text
     assert f"takes 4x from {acc.drop_4x:.2f} to {fuse.drop_4x:.2f}" in text
+
+
+def test_readme_first_start_numbers_are_the_stored_ones():
+    import json
+
+    first = json.loads((BENCH_DIR / "app_first-start.json").read_text())
+    assert first["ok"] and first["not_ready_label_shown"]
+    assert_in_readme(
+        [
+            f"**{first['first_heatmap_s']:.1f} s** after the server started",
+            f"**{first['default_model_ready_s']:.0f} s** after it",
+        ]
+    )
