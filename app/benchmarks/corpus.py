@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
 from accviz.data.tasks import TASKS
+from accviz.errors import AccvizError
+from accviz.store.checkpoints import default_model_dir
 from app.benchmarks.harness import BENCH_DIR, chromium, idle, pick_option, server_times, streamlit_server
 
 
@@ -49,8 +53,14 @@ async def corpus_timings(url: str, task: str = "sst2") -> dict:
 
 
 def run(env: dict, metrics_file: Path) -> dict:
-    """Against a server started with ``env``; its own times from ``metrics_file``."""
-    with streamlit_server(env) as (url, _, _):
+    """Against a server started with ``env`` and an empty cache of its own, so that "cold" is cold
+    (the lens is cached on disk); the model is the usual one (``ACCVIZ_MODEL``, else the default)."""
+    model = os.environ.get("ACCVIZ_MODEL") or str(default_model_dir())
+    if not (Path(model) / "config.json").exists():
+        raise AccvizError(f"No model at {model}: run `accviz prepare` (or set ACCVIZ_MODEL) first.")
+    lens_cache = tempfile.mkdtemp(prefix="accviz-corpus-bench-")
+    with streamlit_server({**env, "ACCVIZ_CACHE": lens_cache, "ACCVIZ_MODEL": model}) as (url, _, _):
         result = asyncio.run(corpus_timings(url))
         result["server_times"] = server_times(metrics_file)
+    result.update(model_path=model, lens_cache=f"empty at start ({lens_cache})")
     return result
