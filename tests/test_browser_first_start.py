@@ -6,17 +6,14 @@ model fine-tuned by the background job (a tiny base and fixture data, through th
 import json
 import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
 from accviz.store import checkpoints
 
-from .conftest import REPO_ROOT, save_tiny_base, write_glue_train_fixture
-from .test_browser import ARTIFACTS, browser, free_port, metric_value  # noqa: F401 (browser: a fixture)
+from .conftest import save_tiny_base, write_glue_train_fixture
+from .test_browser import ARTIFACTS, app_server, browser, metric_value  # noqa: F401 (browser: a fixture)
 
 pytestmark = pytest.mark.browser
 # Trains until its 20 s time budget stops it (then publishes, as the default recipe does on a slow
@@ -40,29 +37,8 @@ def fresh_server(tmp_path_factory, minilm_tokenizer):
             checkpoints.DEFAULT_RECIPE_ENV: json.dumps(SLOW_TINY_RECIPE),
         },
     )
-    port = free_port()
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit-first-start.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app" / "streamlit_app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("the Streamlit server did not come up in 90 s")
-    yield url, root / "empty-cache"
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    with app_server(env, "streamlit-first-start.log") as url:
+        yield url, root / "empty-cache"
 
 
 def test_the_heatmap_shows_before_the_job_ends_and_predictions_after(fresh_server, browser):  # noqa: F811

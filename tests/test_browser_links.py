@@ -8,16 +8,13 @@ shares nothing with the session that made it.
 import json
 import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
-from .conftest import REPO_ROOT, tiny_bert_config
-from .test_browser import ARTIFACTS, CHROMIUM, free_port, metric_value, move_slider, wait_idle
+from .conftest import tiny_bert_config
+from .test_browser import ARTIFACTS, app_server, browser, metric_value, move_slider, wait_idle  # noqa: F401 (browser: a fixture)
 
 pytestmark = pytest.mark.browser
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
@@ -40,45 +37,12 @@ def long_model(app_env, minilm_tokenizer, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(app_env, long_model):
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-server-links.log", "w")
-    env = dict(os.environ, ACCVIZ_MODEL=str(long_model))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app" / "streamlit_app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("the Streamlit server did not come up in 90 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield instance
-        instance.close()
+    with app_server(dict(os.environ, ACCVIZ_MODEL=str(long_model)), "streamlit-server-links.log") as url:
+        yield url
 
 
 @pytest.fixture
-def fresh_page(browser):
+def fresh_page(browser):  # noqa: F811 (the fixture)
     """A page in its own browser context (no cookies, no storage): like a link opened elsewhere."""
     context = browser.new_context(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
     yield context.new_page()
@@ -111,7 +75,7 @@ def slider_value(page) -> float:
     return float(thumb.inner_text(timeout=60_000))
 
 
-def test_a_shared_link_reproduces_explore(server, browser, fresh_page):
+def test_a_shared_link_reproduces_explore(server, browser, fresh_page):  # noqa: F811 (the fixture)
     text = "a charming and often affecting journey , with a dull middle"
     open_link(fresh_page, server, "/?" + urlencode({"text": text, "speedup": "3"}))
     fresh_page.wait_for_selector(".js-plotly-plot", timeout=90_000)
