@@ -117,6 +117,8 @@ def ensure_default_model(reference: str) -> tuple[str, str | None]:
         why = f"the default model is fine-tuned after {after}"
     elif status.state == "failed":
         why = "fine-tuning the default model failed (see the sidebar)"
+    elif status.state == "done":  # published, then removed from the cache while this server ran
+        why = "the default model left the cache after it was built: run `accviz prepare`, or restart the app"
     else:
         why = "the default model is still fine-tuning in the background (progress in the sidebar)"
     return default_base_reference(), f"not ready yet: {why}"

@@ -221,6 +221,12 @@ def dev_split(task: str):
     """The task's dev split (or None with the reason) from the GLUE folder, the hub or the embedded
     default; None while the embedded data is still downloading in the background."""
     if background.embedded_data_pending(task):
+        failed = [s for s in background.job_registry().statuses() if s.state == "failed"]
+        if failed:  # the download is the default job's first stage, or a job of its own
+            return (
+                None,
+                f"the Rotten Tomatoes data is not here: {failed[0].title.lower()} failed (see the sidebar)",
+            )
         return None, "the Rotten Tomatoes data is still downloading in the background (see the sidebar)"
     return _dev_split(task)
 
