@@ -222,8 +222,20 @@ async def open_explore(context, url: str, timeout_ms: int = 300_000):
     return page, box
 
 
-async def pick_option(page, label: str, index: int) -> None:
-    """Choose the ``index``-th option of the sidebar select box ``label``."""
-    await page.get_by_role("combobox", name=label).click()
-    await page.get_by_role("option").nth(index).click()
+async def pick_option(page, label: str, index: int, attempts: int = 3) -> None:
+    """Choose the ``index``-th option of the sidebar select box ``label``. A box low in a tall
+    sidebar is scrolled into view by the click, and its list can close with that scroll: then
+    the click is repeated (the box is in view by then)."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout  # a dev extra, as in chromium()
+
+    box, options = page.get_by_role("combobox", name=label), page.get_by_role("option")
+    for attempt in range(attempts):
+        await box.click()
+        try:
+            await options.first.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+    await options.nth(index).click()
     await idle(page)
