@@ -680,10 +680,12 @@ def test_readme_sst2_gaps_fidelity_rounds_and_int8_losses_are_the_stored_ones():
 
 def test_readme_two_seed_plain_prose_is_the_stored_average():
     table = pd.read_csv(BENCH_DIR / "accuracy_average.csv")
-    plain = table[table.comparison == "plain, every seed (session 5)"].set_index("strategy")
+    both = table[table.comparison == "plain and fusion-trained, every seed (session 5)"]
+    plain = both[both.suite == "plain"].set_index("strategy")
+    fused = both[both.suite != "plain"].set_index("strategy")
     acc, fuse = plain.loc["acc"], plain.loc["acc+fuse"]
     text = " ".join(README.split())
-    assert int(acc.seeds) == 2 and "Two seeds of the plain models" in text
+    assert int(acc.seeds) == 2 and "**Two seeds** (session 5" in text
     for mean, spread in (
         ("drop_1.5x", "drop_std_1.5x"),
         ("drop_2x", "drop_std_2x"),
@@ -692,6 +694,12 @@ def test_readme_two_seed_plain_prose_is_the_stored_average():
         assert f"{acc[mean]:.2f} ± {acc[spread]:.2f}" in text, mean
     assert f"{acc.drop_std_1x:.2f} is already the unpruned models' own spread" in text
     assert f"takes 4x from {acc.drop_4x:.2f} to {fuse.drop_4x:.2f}" in text
+    trained_acc, trained_fuse = fused.loc["acc"], fused.loc["acc+fuse"]
+    assert f"loses {trained_acc.drop_2x:.2f} ± {trained_acc.drop_std_2x:.2f} at 2x" in text
+    assert f"and {trained_fuse.drop_3x:.2f} ± {trained_fuse.drop_std_3x:.2f} at 3x" in text
+    assert f"lose {trained_acc.drop_1x:.2f} ± {trained_acc.drop_std_1x:.2f} at 1x" in text
+    best_2x = both[both.seeds == 2].drop_2x.min()
+    assert trained_acc.drop_2x == best_2x and trained_fuse.drop_3x == both.drop_3x.min()
 
 
 def test_readme_first_start_numbers_are_the_stored_ones():
