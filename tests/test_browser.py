@@ -9,14 +9,12 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 
 import pytest
+
+from app.benchmarks.harness import streamlit_server
 
 from .conftest import REPO_ROOT
 
@@ -28,42 +26,12 @@ if not os.path.exists(CHROMIUM):
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def app_server(env: dict, log_name: str):
     """The app on a free loopback port with exactly ``env`` as its environment; yields its URL."""
-    port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / log_name, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app" / "streamlit_app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        log.close()
-        pytest.fail("the Streamlit server did not come up in 90 s")
-    try:
+    with streamlit_server(env, ARTIFACTS / log_name, inherit_env=False) as (url, _, _):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from accviz.figures.style import (
     HEATMAP_WINDOW,
     OKABE_ITO,
     SCORE_COLOURSCALE,
+    eliminated_cells,
     style,
     token_labels,
 )
@@ -87,18 +88,7 @@ def comparison_heatmap(comparison, *, window: int = HEATMAP_WINDOW) -> go.Figure
     for row, analysis in ((1, a), (2, b)):
         gone = np.where(np.isfinite(np.asarray(analysis.scores, dtype=float)), np.nan, 1.0)
         fig.add_trace(
-            go.Heatmap(
-                z=gone,
-                x=x,
-                y=y,
-                colorscale=[[0, ELIMINATED_GREY], [1, ELIMINATED_GREY]],
-                showscale=False,
-                xgap=1,
-                ygap=1,
-                name="eliminated",
-                hovertemplate="%{x}, %{y}: already eliminated<extra></extra>",
-                hoverongaps=False,
-            ),
+            eliminated_cells(gone, x, y, hovertemplate="%{x}, %{y}: already eliminated<extra></extra>"),
             row=row,
             col=1,
         )

@@ -17,10 +17,10 @@ from plotly.subplots import make_subplots
 
 from accviz.errors import AccvizError
 from accviz.figures.style import (
-    ELIMINATED_GREY,
     HEATMAP_WINDOW,
     OKABE_ITO,
     SCORE_COLOURSCALE,
+    eliminated_cells,
     style,
     token_labels,
 )
@@ -87,21 +87,7 @@ def score_heatmap(analysis, *, relative: bool = False, window: int = HEATMAP_WIN
             hoverongaps=False,  # a gone cell answers from the grey trace
         )
     )
-    fig.add_trace(
-        go.Heatmap(
-            z=gone,
-            x=x,
-            y=y,
-            text=gone_text,
-            hovertemplate="%{text}<extra></extra>",
-            colorscale=[[0, ELIMINATED_GREY], [1, ELIMINATED_GREY]],
-            showscale=False,
-            xgap=1,
-            ygap=1,
-            name="eliminated",
-            hoverongaps=False,
-        )
-    )
+    fig.add_trace(eliminated_cells(gone, x, y, text=gone_text, hovertemplate="%{text}<extra></extra>"))
     dropped = np.flatnonzero(eliminated_at > 0)
     fig.add_trace(
         go.Scatter(

@@ -44,3 +44,20 @@ def token_labels(tokens) -> list[str]:
 
 
 HEATMAP_WINDOW = 64  # tokens shown at once; a longer input scrolls, with the whole as a minimap
+
+
+def eliminated_cells(gone, x, y, **hover) -> go.Heatmap:
+    """Light grey layer × token cells where ``gone`` is set (NaN elsewhere): word-vectors already
+    eliminated. ``hover``: the trace's ``hovertemplate`` (and ``text``)."""
+    return go.Heatmap(
+        z=gone,
+        x=x,
+        y=y,
+        colorscale=[[0, ELIMINATED_GREY], [1, ELIMINATED_GREY]],
+        showscale=False,
+        xgap=1,
+        ygap=1,
+        name="eliminated",
+        hoverongaps=False,
+        **hover,
+    )

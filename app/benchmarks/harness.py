@@ -47,8 +47,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict | None = None, log_path: Path | None = None):
-    """Starts the app on a free loopback port; yields (url, process, seconds until healthy)."""
+def streamlit_server(env: dict | None = None, log_path: Path | None = None, *, inherit_env: bool = True):
+    """Starts the app on a free loopback port; yields (url, process, seconds until healthy). Its
+    environment is ours updated with ``env``, or exactly ``env`` when ``inherit_env`` is False."""
     port = free_port()
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     started = time.perf_counter()
@@ -56,7 +57,8 @@ def streamlit_server(env: dict | None = None, log_path: Path | None = None):
         [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app" / "streamlit_app.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
          "--browser.gatherUsageStats", "false"],
-        env=dict(os.environ, **(env or {})), stdout=log, stderr=subprocess.STDOUT,
+        env=dict(os.environ, **(env or {})) if inherit_env else dict(env or {}), stdout=log,
+        stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
