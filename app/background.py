@@ -11,7 +11,7 @@ import streamlit as st
 
 from accviz.data import embedded
 from accviz.data.splits import resolve_sources
-from accviz.data.tasks import get_task
+from accviz.data.tasks import TASKS, TaskSpec
 from accviz.errors import AccvizError
 from accviz.store.checkpoints import (
     DEFAULT_MODEL,
@@ -60,11 +60,11 @@ def model_ready(reference: str) -> bool:
     return Path(reference) != default_model_dir() or (default_model_dir() / "card.json").exists()
 
 
-def embedded_data_pending(task: str) -> bool:
-    """Whether ``task``'s data would come from the embedded wheel, which is not downloaded yet."""
-    if task != embedded.EMBEDDED_TASK or embedded.is_cached():
+def embedded_data_pending(spec: TaskSpec) -> bool:
+    """Whether the task's data would come from the embedded wheel, which is not downloaded yet."""
+    if spec.name != embedded.EMBEDDED_TASK or embedded.is_cached():
         return False
-    first = next((c for c in resolve_sources(task, "dev") if c.available), None)
+    first = next((c for c in resolve_sources(spec, "dev") if c.available), None)
     return first is not None and first.kind == "embedded"
 
 
@@ -78,7 +78,7 @@ def _fetch_embedded(progress) -> Path:
 def _prepare_default(progress) -> Path:
     """The default model's job: the embedded data (when the recipe needs it), then the fine-tune."""
     recipe = default_recipe()
-    if embedded_data_pending(recipe.task):
+    if embedded_data_pending(TASKS[recipe.task]):
         _fetch_embedded(progress)
 
     def reported(stage: str, done: int, total: int, info: dict) -> None:
@@ -124,13 +124,13 @@ def ensure_default_model(reference: str) -> tuple[str, str | None]:
     return default_base_reference(), f"not ready yet: {why}"
 
 
-def ensure_embedded_data(task: str) -> None:
-    """Starts the data download when ``task`` needs it, unless the default model's job (running, or
+def ensure_embedded_data(spec: TaskSpec) -> None:
+    """Starts the data download when the task needs it, unless the default model's job (running, or
     failed with its own Retry) fetches it as its first stage."""
-    if not embedded_data_pending(task):
+    if not embedded_data_pending(spec):
         return
     default_job = job_registry().status(default_job_name())
-    if default_job is not None and default_job.state != "done" and default_recipe().task == task:
+    if default_job is not None and default_job.state != "done" and default_recipe().task == spec.name:
         return
     job_registry().start(DATA_JOB, _fetch_embedded, title="Downloading the Rotten Tomatoes data")
 
@@ -209,10 +209,10 @@ def _duration(seconds: float) -> str:
     return f"about {seconds / 3600:.1f} h"
 
 
-def finetune_estimate(task: str, source) -> str:
-    """How long the CLI recipe takes on ``task``'s train split ``source`` (a ``SourceCandidate``), and
+def finetune_estimate(spec: TaskSpec, source) -> str:
+    """How long the CLI recipe takes on the task's train split ``source`` (a ``SourceCandidate``), and
     how that was worked out: the planned steps times the seconds a step takes."""
-    recipe = task_recipe(task)
+    recipe = task_recipe(spec)
     rate, how = seconds_per_step(recipe)
     if source.kind == "glue_dir" and source.path is not None:
         rows = _tsv_rows(str(source.path), source.path.stat().st_mtime_ns)
@@ -228,19 +228,19 @@ def finetune_estimate(task: str, source) -> str:
     )
 
 
-def _task_checkpoint(task: str) -> str:
+def _task_checkpoint(spec: TaskSpec) -> str:
     """The cache name of the model the Fine-tune button builds (the name the CLI gives it too)."""
-    return checkpoint_name(default_base_model() or DEFAULT_MODEL, task, task_recipe(task))
+    return checkpoint_name(default_base_model() or DEFAULT_MODEL, spec.name, task_recipe(spec))
 
 
-def _start_finetune(task: str) -> None:
-    """The Fine-tune button: the CLI's recipe for ``task`` (``accviz finetune --task TASK``) in the background."""
-    recipe, base, name = task_recipe(task), default_base_model(), _task_checkpoint(task)
+def _start_finetune(spec: TaskSpec) -> None:
+    """The Fine-tune button: the CLI's recipe for the task (``accviz finetune --task TASK``) in the background."""
+    recipe, base, name = task_recipe(spec), default_base_model(), _task_checkpoint(spec)
 
     def work(progress):
-        return prepare_finetuned(base, task, recipe, name=name, progress=progress)
+        return prepare_finetuned(base, spec, recipe, name=name, progress=progress)
 
-    title = f"Fine-tuning {Path(base).name if base else 'MiniLM-L6'} on {get_task(task).display_name}"
+    title = f"Fine-tuning {Path(base).name if base else 'MiniLM-L6'} on {spec.display_name}"
     try:
         job_registry().start(finetune_job_name(name), work, title=title, group=FINETUNE_GROUP, nice=JOB_NICE)
     except JobBusy as error:
@@ -274,7 +274,7 @@ def finetune_offer(spec, reference: str) -> None:
             "use fine-tunes it in the background)."
         )
         return
-    job = job_registry().status(finetune_job_name(_task_checkpoint(spec.name)))
+    job = job_registry().status(finetune_job_name(_task_checkpoint(spec)))
     if job is not None and job.state != "done":  # the jobs panel shows its progress or its error
         return
     box = st.sidebar.container(border=True)
@@ -285,20 +285,20 @@ def finetune_offer(spec, reference: str) -> None:
             "machine adds one."
         )
         return
-    source = next((c for c in resolve_sources(spec.name, "train") if c.available), None)
+    source = next((c for c in resolve_sources(spec, "train") if c.available), None)
     if source is None:
         box.caption(
             f"It cannot be fine-tuned here: no {spec.display_name} train split. Pass --glue-dir or set "
             f"ACCVIZ_GLUE_DIR to a GLUE folder holding {spec.glue_dir_name}/train.tsv, or go online for the hub."
         )
         return
-    box.caption(finetune_estimate(spec.name, source))
+    box.caption(finetune_estimate(spec, source))
     busy = job_registry().running_in(FINETUNE_GROUP)
     box.button(
         "Fine-tune one in the background",
         key=f"finetune_{spec.name}",
         on_click=_start_finetune,
-        args=(spec.name,),
+        args=(spec,),
         disabled=busy is not None,
         help=f"`accviz finetune --task {spec.name}`'s recipe, from {source.description}; the pages stay usable "
         "and the model joins the Model box when it is ready.",

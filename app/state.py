@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from accviz.data.splits import load_split
-from accviz.data.tasks import TASKS, get_task
+from accviz.data.tasks import TASKS, TaskSpec
 from accviz.errors import AccvizError
-from accviz.method.scoring import STRATEGIES, strategy_description
+from accviz.method.scoring import STRATEGIES, ChosenStrategy, choose_strategy, strategy_description
 from accviz.store.checkpoints import (
     default_model_dir,
     default_recipe,
@@ -26,8 +26,8 @@ class Selection:
     """What the sidebar picked."""
 
     loaded: object  # accviz.store.loading.LoadedModel
-    spec: object  # accviz.data.tasks.TaskSpec
-    strategy: str
+    spec: TaskSpec
+    strategy: ChosenStrategy
     reference: str
     allow_pickle: bool
     int8: bool = False  # int8 weights in the linear layers (accviz.method.quantize)
@@ -99,7 +99,7 @@ def share_link(selection: Selection, speedup: float | None = None, text: str | N
     if speedup is None:
         speedup = st.session_state.get("target_speedup")
     model = link_model(selection.choice or selection.reference)
-    params, cut = links.link_params(speedup=speedup, strategy=selection.strategy, task=selection.spec.name,
+    params, cut = links.link_params(speedup=speedup, strategy=selection.strategy.name, task=selection.spec.name,
                                     model=model, text=text, text_b=text_b)  # fmt: skip
     links.write_link(params)
     if cut:
@@ -188,8 +188,8 @@ def sidebar() -> Selection:
     task_name = st.sidebar.selectbox(
         "Task", task_names, key="task", format_func=lambda n: TASKS[n].display_name
     )
-    spec = get_task(task_name)
-    background.ensure_embedded_data(spec.name)
+    spec = TASKS[task_name]  # the picker offers the registry's names
+    background.ensure_embedded_data(spec)
     background.finetune_offer(spec, picked_reference)
     background.jobs_panel(jobs_slot)
     if predictions_note is None and loaded.model.config.num_labels != spec.num_labels:
@@ -197,7 +197,7 @@ def sidebar() -> Selection:
             f"This model has {loaded.model.config.num_labels} outputs; {spec.display_name} needs {spec.num_labels}. "
             "Predictions will not mean much."
         )
-    strategy = st.sidebar.selectbox(
+    strategy_name = st.sidebar.selectbox(
         "Token-scoring strategy",
         strategy_choices(),
         key="strategy",
@@ -212,15 +212,22 @@ def sidebar() -> Selection:
         help="PNG for slides, SVG to scale and edit. Plotly's toolbar has one download button, so pick its format here.",
     )
     resources.server_panel()
-    return Selection(
-        loaded, spec, strategy, reference, allow_pickle, int8, predictions_note, picked_reference
+    return Selection(  # names resolved once, here: the pages pass the task and strategy objects down
+        loaded,
+        spec,
+        choose_strategy(strategy_name),
+        reference,
+        allow_pickle,
+        int8,
+        predictions_note,
+        picked_reference,
     )
 
 
-def dev_split(task: str):
+def dev_split(spec: TaskSpec):
     """The task's dev split (or None with the reason) from the GLUE folder, the hub or the embedded
     default; None while the embedded data is still downloading in the background."""
-    if background.embedded_data_pending(task):
+    if background.embedded_data_pending(spec):
         failed = [s for s in background.job_registry().statuses() if s.state == "failed"]
         if failed:  # the download is the default job's first stage, or a job of its own
             return (
@@ -228,13 +235,13 @@ def dev_split(task: str):
                 f"the Rotten Tomatoes data is not here: {failed[0].title.lower()} failed (see the sidebar)",
             )
         return None, "the Rotten Tomatoes data is still downloading in the background (see the sidebar)"
-    return _dev_split(task)
+    return _dev_split(spec.name, spec)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _dev_split(task: str):
+def _dev_split(task: str, _spec: TaskSpec):  # cached by the task's name; the spec is not hashed
     try:
-        return load_split(task, "dev"), None
+        return load_split(_spec, "dev"), None
     except AccvizError as error:
         return None, str(error)
 

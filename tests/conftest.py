@@ -120,6 +120,7 @@ def write_glue_fixture(root: Path, rows: int = 48) -> Path:
 @pytest.fixture(scope="session")
 def app_env(tmp_path_factory, minilm_tokenizer):
     from accviz.data.splits import load_split
+    from accviz.data.tasks import get_task
     from accviz.measure.sweep import run_sweep
     from accviz.results import sweep_dir, write_sweep
 
@@ -135,7 +136,7 @@ def app_env(tmp_path_factory, minilm_tokenizer):
     minilm_tokenizer.save_pretrained(model_dir)
     glue = write_glue_fixture(root / "glue")
     runs = root / "runs"
-    data = load_split("sst2", "dev", glue_dir=glue)
+    data = load_split(get_task("sst2"), "dev", glue_dir=glue)
     table = run_sweep(model, minilm_tokenizer, data, model_name="tiny-model", speedups=[1.0, 2.0, 3.0])
     write_sweep(table, sweep_dir(runs, "tiny-model", "sst2"), {"model": "tiny-model", "task": "sst2", "split": "dev",
                 "source": data.source, "n_examples": len(data)})  # fmt: skip

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from accviz.data import embedded
+from accviz.data.tasks import get_task
 from accviz.errors import AccvizError, DataError
 from accviz.store import checkpoints
 from app import background
@@ -187,7 +188,7 @@ def test_a_task_without_a_model_offers_a_background_fine_tune(other_model):
     assert not offer.disabled
     offer.click().run()
     assert not at.exception, [e.value for e in at.exception]
-    name = background.finetune_job_name(background._task_checkpoint("sst2"))
+    name = background.finetune_job_name(background._task_checkpoint(get_task("sst2")))
     job = background.job_registry().get(name)
     assert job is not None and job.wait(WAIT_S), "the fine-tune did not end"
     assert job.status().state == "done", job.status().error

@@ -11,6 +11,7 @@ import pytest
 from accviz.data.tasks import get_task
 from accviz.explain.analysis import analyze_text
 from accviz.explain.compare import compare_analyses
+from accviz.method.scoring import choose_strategy
 from accviz.store.loading import load_model
 
 from .test_browser import ARTIFACTS, browser, metric_value, server, wait_idle  # noqa: F401 (fixtures)
@@ -53,8 +54,8 @@ def test_compare_panel_shows_both_settings_and_the_overlap(app_env, server, brow
         target_speedup=2.0, label_names=tuple(get_task("sst2").label_names), output_attentions=False
     )
     expected = compare_analyses(
-        analyze_text(loaded.model, loaded.tokenizer, TEXT, strategy="acc", **options),
-        analyze_text(loaded.model, loaded.tokenizer, TEXT, strategy="attention", **options),
+        analyze_text(loaded.model, loaded.tokenizer, TEXT, strategy=choose_strategy("acc"), **options),
+        analyze_text(loaded.model, loaded.tokenizer, TEXT, strategy=choose_strategy("attention"), **options),
     )
     np.testing.assert_allclose(np.asarray(overlap["y"], dtype=float), expected.overlap, atol=1e-9)
     page.screenshot(path=str(ARTIFACTS / "explore-compare.png"), full_page=True)

@@ -10,6 +10,7 @@ from accviz.explain.analysis import Prediction, analyze_text
 from accviz.explain.compare import compare_analyses, kept_after_each_layer
 from accviz.figures import comparison as comparison_figures
 from accviz.figures import style
+from accviz.method.scoring import choose_strategy
 
 from .conftest import tiny_bert_config, tiny_vocab_classifier
 from .test_app import figure, metric, plotly_array, run_page
@@ -52,8 +53,10 @@ def test_overlap_and_the_one_sided_sets_by_hand(analysis):
 def test_real_strategies_keep_the_profile_counts_and_a_setting_matches_itself(minilm_tokenizer):
     model = tiny_vocab_classifier()
     text = "a charming and often affecting journey , with a dull and tedious middle ."
-    acc = analyze_text(model, minilm_tokenizer, text, target_speedup=3.0, strategy="acc")
-    attention = analyze_text(model, minilm_tokenizer, text, target_speedup=3.0, strategy="attention")
+    acc = analyze_text(model, minilm_tokenizer, text, target_speedup=3.0, strategy=choose_strategy("acc"))
+    attention = analyze_text(
+        model, minilm_tokenizer, text, target_speedup=3.0, strategy=choose_strategy("attention")
+    )
     comparison = compare_analyses(acc, attention)
     assert comparison.kept_a.sum(axis=1).tolist() == list(acc.kept_per_layer)
     assert comparison.kept_b.sum(axis=1).tolist() == list(attention.kept_per_layer)
@@ -165,8 +168,8 @@ def test_compare_with_another_strategy_shows_both_predictions_and_the_overlap(ap
         target_speedup=3.0, label_names=tuple(get_task("sst2").label_names), output_attentions=False
     )
     expected = compare_analyses(
-        analyze_text(loaded.model, loaded.tokenizer, text, strategy="acc", **options),
-        analyze_text(loaded.model, loaded.tokenizer, text, strategy="attention", **options),
+        analyze_text(loaded.model, loaded.tokenizer, text, strategy=choose_strategy("acc"), **options),
+        analyze_text(loaded.model, loaded.tokenizer, text, strategy=choose_strategy("attention"), **options),
     )
     overlap = plotly_array(figure(at, "compare_overlap")["data"][0]["y"])
     np.testing.assert_allclose(overlap, expected.overlap)
@@ -222,7 +225,10 @@ def test_a_long_input_opens_on_a_window_of_the_comparison(minilm_tokenizer):
     model = tiny_vocab_classifier()
     text = " ".join(f"word{i}" for i in range(60))  # well past 64 word-pieces
     comparison = compare_analyses(
-        *(analyze_text(model, minilm_tokenizer, text, strategy=s) for s in ("acc", "attention"))
+        *(
+            analyze_text(model, minilm_tokenizer, text, strategy=choose_strategy(s))
+            for s in ("acc", "attention")
+        )
     )
     assert len(comparison.tokens) > style.HEATMAP_WINDOW
     fig = comparison_figures.comparison_heatmap(comparison)
@@ -230,6 +236,9 @@ def test_a_long_input_opens_on_a_window_of_the_comparison(minilm_tokenizer):
     assert f"{len(comparison.tokens)} tokens: the first {style.HEATMAP_WINDOW} shown" in fig.layout.title.text
     assert len(fig.data[4].x) == len(comparison.tokens)  # the whole input is there to pan to
     short = compare_analyses(
-        *(analyze_text(model, minilm_tokenizer, "a fine film", strategy=s) for s in ("acc", "attention"))
+        *(
+            analyze_text(model, minilm_tokenizer, "a fine film", strategy=choose_strategy(s))
+            for s in ("acc", "attention")
+        )
     )
     assert comparison_figures.comparison_heatmap(short).layout.xaxis3.range is None

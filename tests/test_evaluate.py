@@ -11,7 +11,13 @@ from .conftest import NEGATIVE, POSITIVE, tiny_vocab_classifier
 def _data(task="sst2"):
     texts = (POSITIVE + NEGATIVE) * 4
     return types.SimpleNamespace(
-        task=task, split="dev", source="fixture", texts_a=texts, texts_b=None, labels=([1] * 3 + [0] * 3) * 4
+        spec=get_task(task),
+        task=task,
+        split="dev",
+        source="fixture",
+        texts_a=texts,
+        texts_b=None,
+        labels=([1] * 3 + [0] * 3) * 4,
     )
 
 
@@ -56,7 +62,7 @@ def test_measured_latency_is_reported(minilm_tokenizer):
 
 def test_pair_task_and_regression(minilm_tokenizer):
     data = types.SimpleNamespace(
-        task="stsb",
+        spec=get_task("stsb"),
         split="dev",
         source="fixture",
         texts_a=POSITIVE * 3,

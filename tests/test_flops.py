@@ -43,7 +43,7 @@ def _counted_flops(pruned, input_ids, profile, exact_last_layer):
     # Layers that need no scores run scaled_dot_product_attention; FlopCounterMode does not count
     # the CPU flash kernel, so the reference backend (the same products, as matmuls) is forced here.
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
-        pruned(input_ids, profile=profile, scorer="acc", exact_last_layer=exact_last_layer)
+        pruned(input_ids, profile=profile, exact_last_layer=exact_last_layer)
     return counter.get_total_flops()
 
 
@@ -109,7 +109,7 @@ def test_a_padded_batch_costs_what_its_longest_sequence_costs_per_row(seed):
     ratios = tuple(sorted((rng.uniform(0.1, 1.0) for _ in range(4)), reverse=True))
     for profile in (None, EliminationProfile(ratios)):
         with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
-            pruned(input_ids, attention_mask=attention_mask, profile=profile, scorer="acc")
+            pruned(input_ids, attention_mask=attention_mask, profile=profile)
         counted = counter.get_total_flops()
         as_longest = estimate_flops(config, [width] * len(lengths), profile).total_flops
         real = estimate_flops(config, lengths, profile).total_flops

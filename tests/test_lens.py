@@ -152,7 +152,7 @@ def test_survival_counts_equal_a_hand_count_from_single_runs(tiny_lens, minilm_t
         with torch.inference_mode():
             out = PrunedBert(model)(
                 encoded["input_ids"], encoded["attention_mask"], encoded["token_type_ids"], profile=profile,
-                scorer="acc", exact_last_layer=False, output_scores=True,
+                exact_last_layer=False, output_scores=True,
             )  # fmt: skip
         for layer, trace in enumerate(out.traces, start=1):
             for position in trace.kept_positions[0][trace.kept_mask[0]].tolist():
@@ -239,7 +239,7 @@ def test_corpus_from_a_task_split_has_a_stable_fingerprint(tmp_path):
 
     from .conftest import write_glue_fixture
 
-    data = load_split("sst2", "dev", glue_dir=write_glue_fixture(tmp_path))
+    data = load_split(get_task("sst2"), "dev", glue_dir=write_glue_fixture(tmp_path))
     one, two = corpus_from_task_data(data), corpus_from_task_data(data)
     assert one.fingerprint == two.fingerprint and len(one) == len(data) and one.labels == tuple(data.labels)
     assert corpus_from_task_data(data.subset(5)).fingerprint != one.fingerprint

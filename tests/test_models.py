@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from accviz.data.tasks import get_task
 from accviz.errors import CacheError
 from accviz.store.cache import read_card
 from accviz.store.checkpoints import list_cached_models, prepare_finetuned
@@ -29,7 +30,7 @@ def tiny_base(tmp_path, minilm_tokenizer):
 
 
 def _prepare(base, glue, name, recipe=TINY_RECIPE):
-    return prepare_finetuned(str(base), "sst2", recipe, name=name, glue_dir=str(glue))
+    return prepare_finetuned(str(base), get_task("sst2"), recipe, name=name, glue_dir=str(glue))
 
 
 def test_prepared_once_then_reused_with_a_card(tiny_base):
@@ -67,7 +68,7 @@ def _prepare_in_subprocess(args):
     base, glue, cache = args
     os.environ["ACCVIZ_CACHE"] = cache
     os.environ["HF_HUB_OFFLINE"] = "1"
-    path = prepare_finetuned(base, "sst2", replace(TINY_RECIPE), name="tiny-shared", glue_dir=glue)
+    path = prepare_finetuned(base, get_task("sst2"), replace(TINY_RECIPE), name="tiny-shared", glue_dir=glue)
     return str(path), read_card(path)["created"]
 
 

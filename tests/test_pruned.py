@@ -128,7 +128,7 @@ def test_gather_equals_masking_over_random_configs_pairs_and_every_strategy(seed
                 model, input_ids, attention_mask, profile, get_scorer(strategy), token_type_ids
             )
             got = PrunedBert(model)(
-                input_ids, attention_mask, token_type_ids, profile=profile, scorer=strategy,
+                input_ids, attention_mask, token_type_ids, profile=profile, scorer=get_scorer(strategy),
                 exact_last_layer=exact_last_layer,
             ).logits  # fmt: skip
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5, msg=lambda m, s=strategy: f"{s}: {m}")
@@ -243,7 +243,9 @@ def test_fused_attention_equals_the_eager_path(tiny_classifier, seed, strategy, 
     with torch.no_grad():
         for profile_or_none in (None, profile):
             for exact_last_layer in (True, False):
-                kwargs = dict(profile=profile_or_none, scorer=strategy, exact_last_layer=exact_last_layer)
+                kwargs = dict(
+                    profile=profile_or_none, scorer=get_scorer(strategy), exact_last_layer=exact_last_layer
+                )
                 fused = pruned(input_ids, attention_mask, token_type_ids, **kwargs)
                 eager = pruned(input_ids, attention_mask, token_type_ids, fused_attention=False, **kwargs)
                 assert (fused.logits - eager.logits).abs().max() < 1e-4

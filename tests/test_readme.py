@@ -713,3 +713,20 @@ def test_readme_first_start_numbers_are_the_stored_ones():
             f"**{first['default_model_ready_s']:.0f} s** after it",
         ]
     )
+
+
+def test_the_readme_python_example_runs(tmp_path, minilm_tokenizer):
+    """The 'In Python:' block, run as written on a tiny checkpoint saved where it says
+    ``path/to/bert-checkpoint``."""
+    from .conftest import tiny_vocab_classifier
+
+    block = re.search(r"In Python:\n\n```python\n(.*?)```", README, re.S).group(1)
+    model_dir = tmp_path / "tiny"
+    tiny_vocab_classifier().save_pretrained(model_dir)
+    minilm_tokenizer.save_pretrained(model_dir)
+    namespace: dict = {}
+    exec(block.replace("path/to/bert-checkpoint", str(model_dir)), namespace)  # noqa: S102
+    out = namespace["out"]
+    assert out.logits.shape == (1, 2) and len(out.traces) == 3
+    kept = [len(trace.kept_positions[0]) for trace in out.traces]
+    assert kept[0] < namespace["batch"]["input_ids"].shape[1]  # 2x: the first layer already eliminates

@@ -2,6 +2,7 @@
 
 import pytest
 
+from accviz.data.tasks import get_task
 from accviz.errors import AccvizError
 from accviz.method.flops import EncoderShape, estimated_speedup
 from accviz.method.search import (
@@ -86,7 +87,7 @@ def test_cli_search_profile_scores_on_train_examples_the_fine_tune_did_not_use(
     class Args:
         task, glue_dir = "sst2", str(glue)
 
-    data, note = cli_train.held_out_train_slice(Args, model_dir, examples=100)
+    data, note = cli_train.held_out_train_slice(get_task("sst2"), Args, model_dir, examples=100)
     used = set(random.Random(4).sample(range(40), 30))
     all_texts = [
         line.split("\t")[0].strip() for line in (glue / "SST-2" / "train.tsv").read_text().splitlines()[1:]
@@ -139,7 +140,7 @@ def test_the_held_out_slice_refuses_another_train_split(tmp_path, minilm_tokeniz
         task, glue_dir = "sst2", str(glue)
 
     with pytest.raises(AccvizError, match="same --glue-dir"):
-        cli_train.held_out_train_slice(Args, model_dir, examples=5)
+        cli_train.held_out_train_slice(get_task("sst2"), Args, model_dir, examples=5)
 
 
 def test_one_solver_for_every_family():

@@ -1,9 +1,10 @@
 import pytest
 
 from accviz.data.splits import load_split
+from accviz.data.tasks import get_task
 from accviz.errors import CacheError
 from accviz.measure.sweep import run_sweep
-from accviz.method.scoring import STRATEGY_ORDER
+from accviz.method.scoring import ACC, STRATEGY_ORDER, choose_strategy
 from accviz.results import SWEEP_COLUMNS, read_sweep, sweep_dir, write_sweep
 
 from .conftest import tiny_vocab_classifier, write_glue_fixture
@@ -12,7 +13,7 @@ from .conftest import tiny_vocab_classifier, write_glue_fixture
 @pytest.fixture(scope="module")
 def sweep_table(tmp_path_factory, minilm_tokenizer):
     glue = write_glue_fixture(tmp_path_factory.mktemp("glue"), rows=24)
-    data = load_split("sst2", "dev", glue_dir=glue)
+    data = load_split(get_task("sst2"), "dev", glue_dir=glue)
     table = run_sweep(
         tiny_vocab_classifier(), minilm_tokenizer, data, model_name="tiny", speedups=[1.0, 2.0, 3.0]
     )
@@ -107,12 +108,12 @@ def test_a_shallower_model_is_swept_against_its_deeper_base(minilm_tokenizer, tm
     from accviz.method.flops import unpruned_flops
     from accviz.store.checkpoints import keep_first_layers
 
-    data = load_split("sst2", "dev", glue_dir=write_glue_fixture(tmp_path, rows=16))
+    data = load_split(get_task("sst2"), "dev", glue_dir=write_glue_fixture(tmp_path, rows=16))
     model = tiny_vocab_classifier()  # 3 layers
     reference = copy.deepcopy(model.config)
     keep_first_layers(model, 2)
     table = run_sweep(model, minilm_tokenizer, data, model_name="cut", speedups=[1.0, 1.2, 2.0, 3.0],
-                      strategies=["acc", "acc+fuse"], reference_config=reference)  # fmt: skip
+                      strategies=(ACC, choose_strategy("acc+fuse")), reference_config=reference)  # fmt: skip
     lengths = [len(ids) for ids in minilm_tokenizer(data.texts_a)["input_ids"]]
     depth = unpruned_flops(reference, lengths).total_macs / unpruned_flops(model.config, lengths).total_macs
     assert 1.3 < depth < 1.6  # 3 layers against 2, the last a [CLS]-only one
@@ -124,7 +125,5 @@ def test_a_shallower_model_is_swept_against_its_deeper_base(minilm_tokenizer, tm
     assert set(table.strategy) == {"acc", "acc+fuse"}
     assert not table.duplicated(["strategy", "target_speedup"]).any()
     again = run_sweep(model, minilm_tokenizer, data, model_name="cut", speedups=[depth * 1.000001, 3.0],
-                      strategies=["acc"], reference_config=reference)  # fmt: skip
+                      strategies=(ACC,), reference_config=reference)  # fmt: skip
     assert len(again) == 2  # a target a hair above the cut model's own point is that point
-    with pytest.raises(Exception, match="Unknown strategy variant"):
-        run_sweep(model, minilm_tokenizer, data, model_name="cut", strategies=["acc+merge"])

@@ -8,6 +8,7 @@ import torch
 from tqdm.auto import tqdm
 
 from accviz.data.splits import load_split
+from accviz.data.tasks import TaskSpec
 from accviz.errors import AccvizError
 from accviz.method.quantize import Int8Config, parse_keep_fp32, quantize_int8
 from accviz.store.checkpoints import resolve_model
@@ -58,9 +59,9 @@ def load_for_inference(args):
     return loaded, (quantize_int8(loaded.model, config) if config else loaded.model), loaded.model
 
 
-def load_data(task: str, args):
+def load_data(spec: TaskSpec, args):
     """The split asked for, cut to --max-examples (a seeded subset) when given."""
-    data = load_split(task, args.split, glue_dir=args.glue_dir)
+    data = load_split(spec, args.split, glue_dir=args.glue_dir)
     if args.max_examples and args.max_examples < len(data):
         data = data.subset(args.max_examples, seed=0)
     return data

@@ -21,6 +21,7 @@ from accviz.machine import launched_processes, library_versions, machine_descrip
 from accviz.measure.evaluate import evaluate_split
 from accviz.measure.sweep import run_sweep
 from accviz.method.quantize import int8_config_of
+from accviz.method.scoring import choose_strategy
 from accviz.method.search import read_searched
 from accviz.results import sweep_dir, write_sweep
 from accviz.store.cache import directory_fingerprint, read_card
@@ -29,9 +30,9 @@ from accviz.store.checkpoints import resolve_model
 
 def cmd_eval(args) -> int:
     no_searched_family(args, "eval")
-    spec = get_task(args.task)
+    spec, strategy = get_task(args.task), choose_strategy(args.strategy)  # names resolved once, here
     loaded, model, fp32_model = load_for_inference(args)
-    data = load_data(spec.name, args)
+    data = load_data(spec, args)
     print(f"{spec.name} {data.split}: {len(data)} examples from {data.source}")
     if model is not fp32_model:
         print(f"weights: {model.accviz_int8.label}; measured speedups are against the fp32 unpruned model")
@@ -41,7 +42,7 @@ def cmd_eval(args) -> int:
             loaded.tokenizer,
             data,
             target_speedup=speedup,
-            strategy=args.strategy,
+            strategy=strategy,
             family=args.family,
             batch_size=args.batch_size,
             max_length=args.max_length,
@@ -88,8 +89,10 @@ def _reference_config(model_dir: Path, config):
 
 
 def cmd_sweep(args) -> int:
+    spec = get_task(args.task)  # names resolved once, here: a typo fails before an hour of sweeping
+    strategies = tuple(choose_strategy(name) for name in args.strategies)
     loaded, model, fp32_model = load_for_inference(args)
-    data = load_data(args.task, args)
+    data = load_data(spec, args)
     model_dir = Path(resolve_model(args.model))
     int8 = int8_config_of(model)
     searched = read_searched(model_dir) if args.family == "searched" else None
@@ -103,7 +106,7 @@ def cmd_sweep(args) -> int:
         data,
         model_name=name,
         speedups=args.speedups,
-        strategies=args.strategies,
+        strategies=strategies,
         family=args.family,
         max_length=args.max_length,
         batch_size=args.batch_size,
@@ -144,11 +147,11 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_corpus(args) -> int:
-    spec = get_task(args.task)
+    spec, strategy = get_task(args.task), choose_strategy(args.strategy)  # names resolved once, here
     if args.input:  # a bad file fails here, before any model is loaded
         corpus = read_corpus_file(args.input, spec, max_rows=args.max_rows)
     else:
-        corpus = corpus_from_task_data(load_data(spec.name, args))
+        corpus = corpus_from_task_data(load_data(spec, args))
     loaded, model, _ = load_for_inference(args)
     model_path = resolve_model(args.model)
     weights = f"int8 {args.int8} keep {args.int8_keep_fp32}" if args.int8 else "fp32"
@@ -157,7 +160,7 @@ def cmd_corpus(args) -> int:
     progress = progress_bars()
     lens, folder, cached = lenses.lens_of(
         model, loaded.tokenizer, corpus, spec, model_fingerprint=f"{directory_fingerprint(model_path)} {weights}",
-        target_speedup=args.speedup, strategy=args.strategy, max_length=args.max_length, about=about,
+        target_speedup=args.speedup, strategy=strategy, max_length=args.max_length, about=about,
         progress=lambda stage, done, total: progress(stage, done, total, {}),
     )  # fmt: skip
     print(lenses.report(lens, spec, min_count=args.min_count))

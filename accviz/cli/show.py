@@ -14,6 +14,7 @@ from accviz.cli import APP_SCRIPT
 from accviz.cli.common import load_for_inference, progress_bars
 from accviz.errors import AccvizError
 from accviz.explain.analysis import analyze_text
+from accviz.method.scoring import choose_strategy
 from accviz.store.checkpoints import (
     list_cached_models,
     models_dir,
@@ -93,6 +94,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    strategy = choose_strategy(args.strategy)  # resolved once, here: a typo fails before any loading
     loaded, model, _ = load_for_inference(args)
     analysis = analyze_text(
         model,
@@ -100,7 +102,7 @@ def cmd_demo(args) -> int:
         args.text,
         args.text_pair,
         target_speedup=args.speedup,
-        strategy=args.strategy,
+        strategy=strategy,
     )
     if model is not loaded.model:
         print(f"weights: {model.accviz_int8.label}")

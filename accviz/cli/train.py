@@ -10,10 +10,11 @@ from pathlib import Path
 from accviz.cli.common import load_checkpoint, no_searched_family, progress_bars
 from accviz.data.batching import encode_split
 from accviz.data.splits import load_split
+from accviz.data.tasks import TaskSpec, get_task
 from accviz.errors import AccvizError, CacheError
 from accviz.machine import launched_processes, library_versions, machine_description
 from accviz.measure.evaluate import evaluate_encoded
-from accviz.method.scoring import parse_strategy
+from accviz.method.scoring import choose_strategy
 from accviz.method.search import SearchedProfiles, search_profile, write_searched
 from accviz.method.speedup import SolvedProfile
 from accviz.results import sweep_dir
@@ -24,12 +25,12 @@ from accviz.train.finetune import FinetuneConfig, SpeedupSchedule, training_subs
 
 def cmd_finetune(args) -> int:
     no_searched_family(args, "finetune")
-
+    spec = get_task(args.task)  # resolved once, here; the recipe records the names it stands for
     config = replace(
         FinetuneConfig(),
-        task=args.task,
+        task=spec.name,
         train_speedup=args.train_speedup,
-        strategy=args.strategy,
+        strategy=choose_strategy(args.strategy).name,  # a typo fails before any model or data loads
         profile_family=args.family,
         inplace_distill=not args.no_distill,
         epochs=args.epochs,
@@ -46,10 +47,9 @@ def cmd_finetune(args) -> int:
         checkpoint_every=args.checkpoint_every,
     )
     SpeedupSchedule.parse(config.train_speedup)  # bad options fail before any model or data loads
-    parse_strategy(config.strategy)
     path = prepare_finetuned(
         args.model,
-        args.task,
+        spec,
         config,
         name=args.name,
         glue_dir=args.glue_dir,
@@ -71,9 +71,9 @@ def cmd_finetune(args) -> int:
     return 0
 
 
-def held_out_train_slice(args, model_dir: Path, examples: int, seed: int = 1234):
+def held_out_train_slice(spec: TaskSpec, args, model_dir: Path, examples: int, seed: int = 1234):
     """``examples`` train examples the checkpoint was not fine-tuned on (never dev), and a note."""
-    train = load_split(args.task, "train", glue_dir=args.glue_dir)
+    train = load_split(spec, "train", glue_dir=args.glue_dir)
     candidates = list(range(len(train)))
     note = "train examples (the checkpoint has no accviz card: its training data is unknown)"
     try:
@@ -101,19 +101,18 @@ def held_out_train_slice(args, model_dir: Path, examples: int, seed: int = 1234)
 
 def cmd_search_profile(args) -> int:
     no_searched_family(args, "search-profile")
-
+    spec, strategy = get_task(args.task), choose_strategy(args.strategy)  # names resolved once, here
     model_dir = Path(resolve_model(args.model))
     loaded = load_checkpoint(args.model, allow_pickle=args.allow_pickle)
-    data, note = held_out_train_slice(args, model_dir, args.examples)
+    data, note = held_out_train_slice(spec, args, model_dir, args.examples)
     encoded = encode_split(
         loaded.tokenizer, data.texts_a, data.texts_b, data.labels, max_length=args.max_length
     )
     print(f"searching on {len(data)} {note} ({data.source})")
-    base_strategy, fuse = parse_strategy(args.strategy)
 
     def score(profile, target) -> float:
         solved = SolvedProfile(target, profile, 0.0, 0.0, True, 0.0)
-        result = evaluate_encoded(loaded.model, encoded, data.task, strategy=args.strategy, solved=solved,
+        result = evaluate_encoded(loaded.model, encoded, spec, strategy=strategy, solved=solved,
                                   batch_size=args.batch_size, pad_id=loaded.tokenizer.pad_token_id or 0)  # fmt: skip
         return result.primary_value
 
@@ -121,7 +120,7 @@ def cmd_search_profile(args) -> int:
     points, details = [], []
     for target in args.speedups:
         result = search_profile(
-            loaded.model.config, encoded.lengths, target, lambda p, t=target: score(p, t), fuse=fuse,
+            loaded.model.config, encoded.lengths, target, lambda p, t=target: score(p, t), fuse=strategy.fuse,
             rounds=args.rounds, progress=lambda done, total, t=target: progress(f"search {t:g}x", done, total, {}),
         )  # fmt: skip
         points.append((target, result.profile))
@@ -132,7 +131,7 @@ def cmd_search_profile(args) -> int:
     card = {
         "model": model_dir.name,
         "task": data.task,
-        "strategy": args.strategy,
+        "strategy": strategy.name,
         "search_slice": f"{len(data)} {note}",
         "source": data.source,
         "details": details,

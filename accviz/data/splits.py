@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from accviz.data import embedded
-from accviz.data.tasks import TaskSpec, get_task
+from accviz.data.tasks import TASKS, TaskSpec
 from accviz.errors import DataError
 
 SOURCE_KINDS = ("glue_dir", "hub", "embedded")
@@ -43,7 +43,7 @@ HUB_PROBE_TIMEOUT_S = 1.5
 class TaskData:
     """One split of one task: N examples, each a text (or a text pair) and a label."""
 
-    task: str  # registry name, e.g. "sst2"
+    spec: TaskSpec  # the task, resolved once by whoever loaded the split
     split: str  # "train" or "dev"
     texts_a: tuple[str, ...]  # (N,) first (or only) sentence, stripped
     texts_b: tuple[str, ...] | None  # (N,) second sentence for pair tasks, else None
@@ -69,8 +69,8 @@ class TaskData:
         return len(self.texts_a)
 
     @property
-    def spec(self) -> TaskSpec:
-        return get_task(self.task)
+    def task(self) -> str:  # the registry name, e.g. "sst2"
+        return self.spec.name
 
     def select(self, indices, what: str) -> TaskData:
         """The examples at ``indices`` (in that order); ``what`` says which, appended to the source."""
@@ -78,7 +78,7 @@ class TaskData:
         if not indices:
             raise DataError(f"No {self.task} {self.split} examples selected ({what}).")
         return TaskData(
-            task=self.task,
+            spec=self.spec,
             split=self.split,
             texts_a=tuple(self.texts_a[i] for i in indices),
             texts_b=None if self.texts_b is None else tuple(self.texts_b[i] for i in indices),
@@ -219,33 +219,35 @@ def _iter_candidates(
 
 
 def resolve_sources(
-    task: str | TaskSpec,
+    spec: TaskSpec,
     split: str = "dev",
     *,
     glue_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
 ) -> tuple[SourceCandidate, ...]:
-    """Every place ``load_split(task, split, source="auto")`` would look, in order, with whether it is usable.
+    """Every place ``load_split(spec, split, source="auto")`` would look, in order, with whether it is usable.
 
     ``load_split`` takes the first usable one. Nothing is downloaded; the hub is probed (≤1.5 s, once).
     """
-    return tuple(_iter_candidates(get_task(task), normalize_split(split), glue_dir, cache_dir))
+    return tuple(_iter_candidates(spec, normalize_split(split), glue_dir, cache_dir))
 
 
 def load_split(
-    task: str | TaskSpec,
+    spec: TaskSpec,
     split: str,
     *,
     glue_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     source: str = "auto",
 ) -> TaskData:
-    """The ``split`` ("train" or "dev"/"validation") of ``task``, from the first usable source.
+    """The ``split`` ("train" or "dev"/"validation") of the task ``spec``, from the first usable source.
 
+    ``spec`` comes from ``accviz.data.tasks.get_task(name)``, called once where the name was typed.
     ``source="auto"`` tries a GLUE folder, then the hub, then (rotten_tomatoes only) the embedded data;
     ``source="glue_dir" | "hub" | "embedded"`` uses that one or fails saying why.
     """
-    spec = get_task(task)
+    if not isinstance(spec, TaskSpec):
+        raise DataError(f"load_split takes a TaskSpec, not {spec!r}: load_split(get_task({spec!r}), ...).")
     split = normalize_split(split)
     if source not in ("auto", *SOURCE_KINDS):
         raise DataError(f"Unknown data source {source!r}; use 'auto' or one of {', '.join(SOURCE_KINDS)}.")
@@ -386,7 +388,7 @@ def read_glue_tsv(spec: TaskSpec, split: str, path: str | Path) -> TaskData:
             labels.append(label_of[value])
 
     return TaskData(
-        task=spec.name,
+        spec=spec,
         split=split,
         texts_a=tuple(columns[0]),
         texts_b=tuple(columns[1]) if spec.is_pair else None,
@@ -429,7 +431,7 @@ def load_from_hub(spec: TaskSpec, split: str) -> TaskData:
         if "" in values:
             raise DataError(f"{description}, row {values.index('')}: empty text in column {column!r}.")
     return TaskData(
-        task=spec.name,
+        spec=spec,
         split=split,
         texts_a=texts[0],
         texts_b=texts[1] if spec.is_pair else None,
@@ -454,7 +456,7 @@ def load_embedded(split: str, *, cache_dir: str | Path | None = None) -> TaskDat
     split = normalize_split(split)
     texts, labels, path = embedded.embedded_rows(split, cache_dir)
     return TaskData(
-        task=embedded.EMBEDDED_TASK,
+        spec=TASKS[embedded.EMBEDDED_TASK],
         split=split,
         texts_a=texts,
         texts_b=None,

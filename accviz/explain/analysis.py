@@ -27,10 +27,10 @@ from accviz.errors import AccvizError
 from accviz.method.flops import FlopsEstimate, estimate_flops, unpruned_flops
 from accviz.method.profile import DEFAULT_FAMILY
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import STRATEGY_ORDER, get_scorer, parse_strategy
+from accviz.method.scoring import ACC, STRATEGY_ORDER, ChosenStrategy, choose_strategy
 from accviz.method.speedup import SolvedProfile, solve_profile
 
-ALL_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.method.scoring.REGISTRY
+ALL_STRATEGIES = tuple(choose_strategy(name) for name in STRATEGY_ORDER)  # the one registry
 # Two regression outputs "agree" when they differ by less than this (STS-B scores run 0..5).
 REGRESSION_AGREEMENT = 0.5
 
@@ -209,7 +209,7 @@ def analyze_text(
     text_b: str | None = None,
     *,
     target_speedup: float = 2.0,
-    strategy: str = "acc",
+    strategy: ChosenStrategy = ACC,
     max_length: int | None = None,
     family: str = DEFAULT_FAMILY,
     label_names=None,
@@ -222,14 +222,13 @@ def analyze_text(
     ``model.config.max_position_embeddings``. ``output_attentions=False`` leaves ``attentions``
     empty: every layer's (H, n_l, n_l) map is most of the result's size (about 75 MiB for a
     512-token input to MiniLM), so a server caching many analyses asks for them only when a view
-    shows one. Raises AccvizError for empty text, an unknown strategy or a target speedup below 1.
+    shows one. ``strategy``: ``choose_strategy(name)``, made once by the caller. Raises AccvizError
+    for empty text or a target speedup below 1.
     """
 
-    base, fuse = parse_strategy(strategy)  # an unknown name fails before any work; "+fuse" fuses
-    strategy_name = get_scorer(base).name + ("+fuse" if fuse else "")
     encoded = encode_text(tokenizer, text_a, text_b, model_max_length(model, max_length))
     T = len(encoded.tokens)
-    solved = solve_profile(model.config, [T], target_speedup, family=family, fuse=fuse, warn=False)
+    solved = solve_profile(model.config, [T], target_speedup, family=family, fuse=strategy.fuse, warn=False)
     regression = is_regression_model(model, is_regression)
     device = _model_device(model)
     inputs = (
@@ -243,7 +242,7 @@ def analyze_text(
         pruned_out = pruned_bert(
             *inputs,
             profile=solved.profile,
-            scorer=base,
+            scorer=strategy.new_scorer(),
             exact_last_layer=False,
             output_scores=True,
             output_attentions=output_attentions,
@@ -277,7 +276,7 @@ def analyze_text(
         solved=solved,
         estimate=estimate_flops(model.config, [T], solved.profile, exact_last_layer=True),
         baseline_estimate=unpruned_flops(model.config, [T]),
-        strategy=strategy_name,
+        strategy=strategy.name,
         target_speedup=float(target_speedup),
         truncated=encoded.truncated,
         original_token_count=encoded.original_token_count,
@@ -291,7 +290,7 @@ def compare_strategies(
     text_a: str,
     text_b: str | None = None,
     target_speedup: float = 2.0,
-    strategies=ALL_STRATEGIES,
+    strategies: tuple[ChosenStrategy, ...] = ALL_STRATEGIES,
     **options,
 ) -> dict[str, TextAnalysis]:
     """The same input and profile under each strategy, for a side-by-side view.
@@ -300,7 +299,7 @@ def compare_strategies(
     profile depends only on the length, so every strategy keeps the same number per layer.
     """
     return {
-        strategy: analyze_text(
+        strategy.name: analyze_text(
             model, tokenizer, text_a, text_b, target_speedup=target_speedup, strategy=strategy, **options
         )
         for strategy in strategies

@@ -32,6 +32,7 @@ from accviz.explain.analysis import (
     prediction_from_logits,
 )
 from accviz.method.pruned import PrunedBert
+from accviz.method.scoring import AccScorer
 
 
 @dataclass(frozen=True, eq=False)  # == on numpy fields is elementwise: compare fields one by one
@@ -80,15 +81,15 @@ def spearman_per_layer(importance: np.ndarray, layer_scores: np.ndarray, include
     return rhos
 
 
-def acc_scores_unpruned(model, input_ids, attention_mask, token_type_ids, scorer: str = "acc") -> np.ndarray:
-    """Scores (L, T) of one sequence in every layer of the unpruned model."""
+def acc_scores_unpruned(model, input_ids, attention_mask, token_type_ids) -> np.ndarray:
+    """ACC scores (L, T) of one sequence in every layer of the unpruned model."""
     with eval_mode(model), torch.inference_mode():
         out = PrunedBert(model)(
             input_ids,
             attention_mask,
             token_type_ids,
             profile=None,
-            scorer=scorer,
+            scorer=AccScorer(),
             exact_last_layer=False,
             output_scores=True,
         )

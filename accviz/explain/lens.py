@@ -42,11 +42,13 @@ from accviz.errors import CacheError
 from accviz.explain.analysis import REGRESSION_AGREEMENT, per_token_tables
 from accviz.machine import library_versions, machine_description
 from accviz.method.pruned import PrunedBert, select_kept
-from accviz.method.scoring import TokenScorer, get_scorer, parse_strategy
+from accviz.method.scoring import ACC, ChosenStrategy, TokenScorer, choose_strategy
 from accviz.method.speedup import solve_profile
 from accviz.store.cache import cache_dir, publish_directory, read_card, staging_directory, write_card
 
-COMPARED = ("acc", "attention", "mean-attention", "cls-attention")  # the scores the agreement compares
+COMPARED = tuple(  # the scores the agreement compares
+    choose_strategy(name) for name in ("acc", "attention", "mean-attention", "cls-attention")
+)
 LENGTH_EDGES = (16, 32, 64, 128, 256, 512)  # metric-by-length buckets: <= 16, 17-32, ...
 FREQUENCY_BUCKETS = ((1, 1, "1"), (2, 4, "2-4"), (5, 19, "5-19"), (20, 99, "20-99"), (100, None, "100+"))
 ProgressFn = Callable[[str, int, int], None]
@@ -124,21 +126,22 @@ def run_lens(
     spec: TaskSpec,
     *,
     target_speedup: float,
-    strategy: str = "acc",
-    compare=COMPARED,
+    strategy: ChosenStrategy = ACC,
+    compare: tuple[ChosenStrategy, ...] = COMPARED,
     max_length: int = 128,
     batch_size: int = 64,
     progress: ProgressFn | None = None,
 ) -> Lens:
     """The corpus through the unpruned and the pruned model; tables as in the module docstring."""
     started = time.perf_counter()
-    base, fuse = parse_strategy(strategy)
-    names = list(dict.fromkeys([base, *compare]))
-    recorder = _RecordingScorer(get_scorer(base), {n: get_scorer(n) for n in names if n != base})
+    base = strategy.entry.name  # "acc+fuse" ranks as "acc"; the profile fuses
+    names = list(dict.fromkeys([base, *(peer.entry.name for peer in compare)]))
+    peers = {peer.entry.name: peer.new_scorer() for peer in compare if peer.entry.name != base}
+    recorder = _RecordingScorer(strategy.new_scorer(), peers)
     labels = corpus.labels if corpus.labels is not None else [0] * len(corpus)
     encoded = encode_split(tokenizer, corpus.texts_a, corpus.texts_b, labels, max_length=max_length)
     lengths = encoded.lengths
-    solved = solve_profile(model.config, lengths, target_speedup, fuse=fuse, warn=False)
+    solved = solve_profile(model.config, lengths, target_speedup, fuse=strategy.fuse, warn=False)
     pruned = PrunedBert(model)
     pad_id = tokenizer.pad_token_id or 0
     L = model.config.num_hidden_layers
@@ -204,7 +207,7 @@ def run_lens(
         "fingerprint": corpus.fingerprint,
         "target_speedup": float(target_speedup),
         "estimated_speedup": float(solved.estimated_speedup),
-        "strategy": strategy,
+        "strategy": strategy.name,
         "compared": names,
         "profile": solved.profile.as_dict() if solved.profile is not None else None,
         "n_examples": len(corpus),
@@ -471,7 +474,7 @@ def lens_of(
     *,
     model_fingerprint: str,
     target_speedup: float,
-    strategy: str = "acc",
+    strategy: ChosenStrategy = ACC,
     max_length: int = 128,
     cache_root: str | Path | None = None,
     about: dict | None = None,
@@ -486,9 +489,8 @@ def lens_of(
     keeps its visitors' lenses in memory only).
     """
 
-    parse_strategy(strategy)  # an unknown name fails before any work
     key = lens_key(
-        model_fingerprint, f"{spec.name}:{corpus.fingerprint}", target_speedup, strategy, max_length
+        model_fingerprint, f"{spec.name}:{corpus.fingerprint}", target_speedup, strategy.name, max_length
     )
     directory = Path(cache_root) if cache_root is not None else cache_dir() / "corpus"
     directory = directory / key

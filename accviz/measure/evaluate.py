@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass
 import torch
 
 from accviz.data.batching import EncodedSplit, encode_split, length_sorted_batches, pad_batch
-from accviz.data.tasks import compute_metrics, get_task, predictions_from_logits
+from accviz.data.tasks import TaskSpec, compute_metrics, predictions_from_logits
 from accviz.measure.latency import interleaved_latency
 from accviz.method.flops import estimate_flops, unpruned_flops
 from accviz.method.profile import DEFAULT_FAMILY
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import get_scorer, parse_strategy
+from accviz.method.scoring import ACC, ChosenStrategy
 from accviz.method.search import solve_in_family
 from accviz.method.speedup import SolvedProfile
 
@@ -63,14 +63,13 @@ class EvalResult:
 def evaluate_encoded(
     model,
     encoded: EncodedSplit,
-    task: str,
+    spec: TaskSpec,
     *,
     target_speedup: float = 1.0,
-    strategy: str = "acc",
+    strategy: ChosenStrategy = ACC,
     family: str = DEFAULT_FAMILY,
     batch_size: int = 64,
     measure_latency: bool = False,
-    seed: int = 0,
     pad_id: int = 0,
     split: str = "dev",
     source: str = "",
@@ -79,18 +78,17 @@ def evaluate_encoded(
     baseline_model=None,
     searched=None,
 ) -> EvalResult:
-    """``baseline_model``: what the measured latency is compared with (default ``model`` itself,
+    """``strategy``: from ``accviz.method.scoring.choose_strategy(name)``, made once by the caller.
+    ``baseline_model``: what the measured latency is compared with (default ``model`` itself,
     unpruned); e.g. the fp32 model when ``model`` has int8 weights. ``searched``: the
     ``accviz.method.search.SearchedProfiles`` of the model, for ``family="searched"``."""
-    spec = get_task(task)
     baseline_model = model if baseline_model is None else baseline_model
     lengths = encoded.lengths
-    base_strategy, fuse = parse_strategy(strategy)  # "acc+fuse": ACC ranks, eliminated vectors fused
-    if solved is None:
+    if solved is None:  # "acc+fuse": ACC ranks, the eliminated vectors are fused
         solved = solve_in_family(
-            model.config, lengths, target_speedup, family=family, fuse=fuse, searched=searched
+            model.config, lengths, target_speedup, family=family, fuse=strategy.fuse, searched=searched
         )
-    scorer = get_scorer(base_strategy, seed=seed)
+    scorer = strategy.new_scorer()
     pruned = PrunedBert(model)
     model.eval()
     batches = length_sorted_batches(lengths, batch_size)
@@ -124,7 +122,7 @@ def evaluate_encoded(
         task=spec.name,
         split=split,
         source=source,
-        strategy=scorer.name + ("+fuse" if fuse else ""),
+        strategy=strategy.name,
         target_speedup=float(target_speedup),
         metrics=metrics,
         primary_metric=spec.primary_metric,
@@ -170,7 +168,7 @@ def evaluate_split(model, tokenizer, data, *, max_length: int = 128, **kwargs) -
     return evaluate_encoded(
         model,
         encoded,
-        data.task,
+        data.spec,
         split=data.split,
         source=data.source,
         pad_id=tokenizer.pad_token_id or 0,

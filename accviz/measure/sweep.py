@@ -23,13 +23,13 @@ from accviz.machine import launched_processes
 from accviz.measure.evaluate import evaluate_encoded
 from accviz.method.flops import unpruned_flops
 from accviz.method.profile import DEFAULT_FAMILY
-from accviz.method.scoring import STRATEGY_ORDER, parse_strategy
+from accviz.method.scoring import STRATEGY_ORDER, ChosenStrategy, choose_strategy
 from accviz.method.search import solve_in_family
 from accviz.method.speedup import max_speedup
 from accviz.results import SWEEP_COLUMNS
 
 DEFAULT_SPEEDUPS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0)
-DEFAULT_STRATEGIES = STRATEGY_ORDER  # the one registry, accviz.method.scoring.REGISTRY
+DEFAULT_STRATEGIES = tuple(choose_strategy(name) for name in STRATEGY_ORDER)  # the one registry
 RANDOM_SEEDS = (0, 1, 2)
 
 
@@ -40,7 +40,7 @@ def run_sweep(
     *,
     model_name: str,
     speedups=DEFAULT_SPEEDUPS,
-    strategies=DEFAULT_STRATEGIES,
+    strategies: tuple[ChosenStrategy, ...] = DEFAULT_STRATEGIES,
     max_length: int = 128,
     batch_size: int = 64,
     measure_latency_for=("acc",),
@@ -52,6 +52,7 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Every (strategy, speedup) on one split; random is averaged over RANDOM_SEEDS.
 
+    ``strategies``: ``accviz.method.scoring.choose_strategy`` of each name, made once by the caller.
     ``reference_config``: a deeper model this one was cut from; speedups are then against it.
     ``searched``: ``accviz.method.search.SearchedProfiles`` for ``family="searched"``.
     ``baseline_model``: what measured latency is compared with (the fp32 model of an int8 one).
@@ -62,8 +63,6 @@ def run_sweep(
     the others run theirs on the same machine, so ``measured_speedup`` (a ratio of interleaved
     timings of one process) is as noisy as that contention makes it; ``progress`` is the main's.
     """
-    for strategy in strategies:  # a typo fails at once, not after an hour of sweeping
-        parse_strategy(strategy)
     encoded = encode_split(tokenizer, data.texts_a, data.texts_b, data.labels, max_length=max_length)
     depth = 1.0  # FLOPs(reference, unpruned) / FLOPs(this model, unpruned) on these lengths
     if reference_config is not None:
@@ -85,22 +84,20 @@ def run_sweep(
     rows_by_job = []  # (job number, its rows), one entry per job of this process
     for done, (number, (speedup, strategy)) in enumerate(my_jobs):
         if progress is not None and processes.is_main_process:
-            progress(done, len(my_jobs), f"{strategy} at {speedup:g}x")
-        fuse = parse_strategy(strategy)[1]
+            progress(done, len(my_jobs), f"{strategy.name} at {speedup:g}x")
         solved = solve_in_family(
-            model.config, encoded.lengths, speedup, family=family, fuse=fuse, searched=searched
+            model.config, encoded.lengths, speedup, family=family, fuse=strategy.fuse, searched=searched
         )
-        seeds = RANDOM_SEEDS if strategy == "random" else (0,)
+        seeds = RANDOM_SEEDS if strategy.entry.name == "random" else (0,)
         results = [
             evaluate_encoded(
                 model,
                 encoded,
-                data.task,
+                data.spec,
                 target_speedup=speedup,
-                strategy=strategy,
+                strategy=strategy.with_seed(seed),
                 batch_size=batch_size,
-                measure_latency=strategy in measure_latency_for,
-                seed=seed,
+                measure_latency=strategy.name in measure_latency_for,
                 pad_id=tokenizer.pad_token_id or 0,
                 split=data.split,
                 source=data.source,
@@ -119,7 +116,7 @@ def run_sweep(
                     "task": data.task,
                     "split": data.split,
                     "source": data.source,
-                    "strategy": strategy,
+                    "strategy": strategy.name,
                     "target_speedup": speedup * depth,
                     "estimated_speedup": first.estimated_speedup * depth,
                     "estimated_speedup_padded128": first.estimated_speedup_padded128 * depth,

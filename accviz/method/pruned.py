@@ -30,7 +30,7 @@ from torch import nn
 
 from accviz.errors import ModelLoadError, ProfileError
 from accviz.method.profile import EliminationProfile
-from accviz.method.scoring import TokenScorer, get_scorer
+from accviz.method.scoring import AccScorer, TokenScorer
 
 
 @dataclass
@@ -144,7 +144,7 @@ class PrunedBert(nn.Module):
     """Runs a HF ``BertForSequenceClassification`` or ``BertModel`` with word-vector elimination.
 
     >>> pruned = PrunedBert(model)
-    >>> out = pruned(input_ids, attention_mask, token_type_ids, profile=profile, scorer="acc")
+    >>> out = pruned(input_ids, attention_mask, token_type_ids, profile=profile, scorer=AccScorer())
     >>> out.logits, out.traces[0].kept_positions
 
     ``profile=None`` (or an all-ones profile) runs without elimination and equals the HF model.
@@ -182,7 +182,7 @@ class PrunedBert(nn.Module):
         token_type_ids: torch.Tensor | None = None,  # (B, T)
         *,
         profile: EliminationProfile | None = None,
-        scorer: str | TokenScorer = "acc",
+        scorer: TokenScorer | None = None,  # None: ACC
         exact_last_layer: bool | None = None,
         output_attentions: bool = False,
         output_scores: bool = False,
@@ -198,7 +198,7 @@ class PrunedBert(nn.Module):
             profile = None
         if exact_last_layer is None:  # a classifier only reads [CLS]; a bare encoder may need every vector
             exact_last_layer = self.has_classifier
-        scorer = get_scorer(scorer)
+        scorer = AccScorer() if scorer is None else scorer
         mask = attention_mask.bool()  # (B, T)
         lengths = mask.sum(dim=1)  # (B,) real lengths, the base of every k_l
         positions = torch.arange(T, device=device).expand(B, T).masked_fill(~mask, -1)  # (B, T)

@@ -13,7 +13,7 @@ Scores of one sequence are normalised to sum to 1 over its real word-vectors; pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -241,12 +241,44 @@ def parse_strategy(name: str) -> tuple[str, bool]:
     return base, bool(plus)
 
 
-def get_scorer(name: str | TokenScorer, *, seed: int = 0) -> TokenScorer:
+def _new_scorer(entry: Strategy, seed: int) -> TokenScorer:
+    return entry.scorer(seed=seed) if entry.scorer is RandomScorer else entry.scorer()
+
+
+def get_scorer(name: str, *, seed: int = 0) -> TokenScorer:
     """A scorer by name (any key of ``REGISTRY``: ``acc``, ``attention``, ``cls-attention``, ...)."""
-    if isinstance(name, TokenScorer):
-        return name
     key = str(name).strip().lower()
-    if key not in STRATEGIES:
-        raise AccvizError(f"Unknown scoring strategy {name!r}; choose one of: {', '.join(STRATEGIES)}.")
-    cls = STRATEGIES[key]
-    return cls(seed=seed) if cls is RandomScorer else cls()
+    if key not in REGISTRY:
+        raise AccvizError(f"Unknown scoring strategy {name!r}; choose one of: {', '.join(REGISTRY)}.")
+    return _new_scorer(REGISTRY[key], seed)
+
+
+@dataclass(frozen=True)
+class ChosenStrategy:
+    """A strategy name resolved once, where the user typed or picked it (``choose_strategy``), and
+    passed down as this object: the registry entry that ranks, whether the eliminated word-vectors
+    are fused (``acc+fuse``), and the seed of the random strategy."""
+
+    entry: Strategy
+    fuse: bool = False
+    seed: int = 0
+
+    @property
+    def name(self) -> str:  # "acc", "acc+fuse", ...: the name tables and cards store
+        return self.entry.name + ("+fuse" if self.fuse else "")
+
+    def new_scorer(self) -> TokenScorer:
+        """A fresh scorer for one evaluation: the random strategy restarts its seeded stream."""
+        return _new_scorer(self.entry, self.seed)
+
+    def with_seed(self, seed: int) -> ChosenStrategy:
+        return replace(self, seed=seed)
+
+
+def choose_strategy(name: str, *, seed: int = 0) -> ChosenStrategy:
+    """``"acc+fuse"`` -> ChosenStrategy(ACC, fuse=True); an unknown name or variant fails here."""
+    base, fuse = parse_strategy(name)
+    return ChosenStrategy(REGISTRY[base], fuse, seed)
+
+
+ACC = choose_strategy("acc")  # the default everywhere

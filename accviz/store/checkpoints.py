@@ -31,7 +31,7 @@ from accelerate.utils import broadcast_object_list
 from torch import nn
 
 from accviz.data.splits import load_split
-from accviz.data.tasks import get_task
+from accviz.data.tasks import TaskSpec, get_task
 from accviz.errors import AccvizError, CacheError, TrainingPaused
 from accviz.machine import launched_processes
 from accviz.measure.evaluate import evaluate_split
@@ -129,9 +129,9 @@ def default_model_dir() -> Path:
     return models_dir() / checkpoint_name(default_base_model() or DEFAULT_MODEL, recipe.task, recipe)
 
 
-def task_recipe(task: str) -> FinetuneConfig:
+def task_recipe(spec: TaskSpec) -> FinetuneConfig:
     """The recipe of ``accviz finetune --task TASK`` with no other option (the CLI's defaults)."""
-    return FinetuneConfig(task=get_task(task).name)
+    return FinetuneConfig(task=spec.name)
 
 
 def planned_steps(config: FinetuneConfig, train_examples: int) -> int:
@@ -180,7 +180,7 @@ def list_cached_models() -> list[CachedModel]:
 
 def prepare_finetuned(
     base_model: str | None = None,
-    task: str = DEFAULT_TASK,
+    spec: TaskSpec | None = None,
     config: FinetuneConfig = DEFAULT_RECIPE,
     *,
     name: str | None = None,
@@ -190,7 +190,8 @@ def prepare_finetuned(
     rebuild: bool = False,
     resume: bool | None = None,
 ) -> Path:
-    """Fine-tunes ``base_model`` on ``task`` once and caches it; later calls return the cached path.
+    """Fine-tunes ``base_model`` on the task ``spec`` (default: the recipe's ``config.task``) once
+    and caches it; later calls return the cached path.
 
     ``resume``: None = one uninterrupted run (the default model: a time-budget stop publishes what
     was trained, and the card says so). True/False = a resumable run: state goes to
@@ -203,7 +204,7 @@ def prepare_finetuned(
     before it is published.
     """
 
-    spec = get_task(task)
+    spec = spec or get_task(config.task)  # the CLI passes the task it resolved; else the recipe's
     config = replace(config, task=spec.name)
     base = str(default_base_model_path()) if base_model in (None, "", DEFAULT_MODEL) else str(base_model)
     final_dir = models_dir() / (name or checkpoint_name(base_model or DEFAULT_MODEL, spec.name, config))
@@ -220,8 +221,8 @@ def prepare_finetuned(
 
     def trained():
         """Run by every process: the splits, the model (and teacher), and its share of training."""
-        train = load_split(spec.name, "train", glue_dir=glue_dir)
-        dev = load_split(spec.name, "dev", glue_dir=glue_dir)
+        train = load_split(spec, "train", glue_dir=glue_dir)
+        dev = load_split(spec, "dev", glue_dir=glue_dir)
         loaded = load_model(
             base, num_labels=spec.num_labels, allow_pickle=allow_pickle, attn_implementation="sdpa"
         )
@@ -354,7 +355,7 @@ def prepare_default_model(progress=None) -> Path:
     """The app's default model, built on first use (a few minutes on 2 cores) and cached."""
     recipe = default_recipe()
     return prepare_finetuned(
-        default_base_model(), recipe.task, recipe, name=default_model_dir().name, progress=progress
+        default_base_model(), config=recipe, name=default_model_dir().name, progress=progress
     )
 
 

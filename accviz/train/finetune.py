@@ -49,7 +49,7 @@ from accviz.errors import AccvizError
 from accviz.machine import library_versions, machine_description
 from accviz.method.profile import DEFAULT_FAMILY, EliminationProfile
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import parse_strategy
+from accviz.method.scoring import choose_strategy
 from accviz.method.speedup import solve_profile
 
 ProgressFn = Callable[[int, int, dict], None]  # (step, total_steps, info) -> None
@@ -197,8 +197,9 @@ def finetune(
     torch.manual_seed(config.seed + rank)  # dropout: one stream per process (accelerate's convention)
     trainable = PrunedBert(model)
     length_sample = rng.sample(encoded.lengths, min(2000, len(encoded)))
-    scorer, fuse = parse_strategy(config.strategy)  # "acc+fuse": train with fusion active
-    profiles = _profiles_for(schedule, model.config, length_sample, config.profile_family, fuse)
+    strategy = choose_strategy(config.strategy)  # the recipe's name, resolved once for the whole run
+    scorer = strategy.new_scorer()  # "acc+fuse": ACC ranks, and training fuses
+    profiles = _profiles_for(schedule, model.config, length_sample, config.profile_family, strategy.fuse)
 
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
     total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))

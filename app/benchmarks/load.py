@@ -13,6 +13,7 @@ from pathlib import Path
 
 from accviz.data.tasks import TASKS
 from accviz.explain.analysis import analyze_text
+from accviz.method.scoring import ACC, ChosenStrategy
 from accviz.store.cache import read_card
 from accviz.store.checkpoints import default_model_dir
 from accviz.store.loading import load_model
@@ -111,7 +112,9 @@ def served_model():
     return loaded, tuple(spec.label_names) or None
 
 
-def expected_answers(texts: list[str], speedup: float = 2.0, strategy: str = "acc") -> dict[str, dict]:
+def expected_answers(
+    texts: list[str], speedup: float = 2.0, strategy: ChosenStrategy = ACC
+) -> dict[str, dict]:
     """The engine's answer for each text, as Explore shows it at its default speedup and strategy."""
     loaded, label_names = served_model()
     return {

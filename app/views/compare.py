@@ -16,7 +16,7 @@ import streamlit as st
 from accviz.errors import AccvizError
 from accviz.explain.compare import compare_analyses
 from accviz.figures import comparison as comparison_figures
-from accviz.method.scoring import strategy_description, strategy_label
+from accviz.method.scoring import choose_strategy, strategy_description, strategy_label
 from app import background, resources, state
 
 KINDS = ("another strategy", "another model")
@@ -45,13 +45,17 @@ def _reaching_last_layer(only, tokens) -> str:
 
 def _other_strategy(selection):
     """Setting B with another strategy, and the two settings' names."""
-    others = [name for name in state.strategy_choices() if name != selection.strategy]
+    others = [name for name in state.strategy_choices() if name != selection.strategy.name]
     if st.session_state.get("compare_strategy") not in others:  # first visit, or the sidebar took it
         st.session_state["compare_strategy"] = (
             PREFERRED_STRATEGY if PREFERRED_STRATEGY in others else others[0]
         )
     other = st.selectbox("Strategy B", others, key="compare_strategy", format_func=strategy_description)
-    return replace(selection, strategy=other), (strategy_label(selection.strategy), strategy_label(other))
+    chosen = choose_strategy(other)  # one of the picker's names, resolved once here
+    return replace(selection, strategy=chosen), (
+        strategy_label(selection.strategy.name),
+        strategy_label(other),
+    )
 
 
 def _other_model(selection):

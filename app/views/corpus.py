@@ -31,7 +31,7 @@ def _corpus(selection, upload):
     if upload is not None:
         return read_corpus_file(upload.name, selection.spec, content=upload.getvalue(), max_rows=cap,
                                 max_bytes=DEFAULT_MAX_BYTES)  # fmt: skip
-    data, error = state.dev_split(selection.spec.name)
+    data, error = state.dev_split(selection.spec)
     if data is None:
         raise AccvizError(f"No dev data for {selection.spec.display_name}: {error}")
     return corpus_from_task_data(data.subset(cap, seed=0) if len(data) > cap else data)
@@ -53,14 +53,21 @@ def _lens(selection, corpus, speedup: float, bar):
         )  # fmt: skip
         return lens
 
-    key = ("lens", fingerprint, selection.spec.name, corpus.fingerprint, float(speedup), selection.strategy)
+    key = (
+        "lens",
+        fingerprint,
+        selection.spec.name,
+        corpus.fingerprint,
+        float(speedup),
+        selection.strategy.name,
+    )
     return resources.cached_in_line(key, compute, "measurement")
 
 
 def _explore_link(row, speedup: float, selection) -> str:
     """Explore on this row's text (each text cut to ``links.MAX_LINK_TEXT``), at this page's settings."""
     query, _ = links.link_params(
-        speedup=speedup, strategy=selection.strategy, task=selection.spec.name,
+        speedup=speedup, strategy=selection.strategy.name, task=selection.spec.name,
         model=state.link_model(selection.choice or selection.reference), text=row.text,
         text_b=row.text_b if isinstance(row.text_b, str) else None,
     )  # fmt: skip
@@ -102,7 +109,7 @@ def render() -> None:
     bar.empty()
     card = lens.card
     st.caption(
-        f"{card['source']}: {card['n_examples']:,} examples · {selection.strategy} at {speedup:g}x (estimated "
+        f"{card['source']}: {card['n_examples']:,} examples · {selection.strategy.name} at {speedup:g}x (estimated "
         f"{card['estimated_speedup']:.2f}x on these lengths) · computed in {card['seconds']:.1f} s"
     )
 

@@ -40,12 +40,12 @@ def _analyze(selection, text_a: str, text_b: str | None, speedup: float, *, atte
         with resources.in_line("analysis"):
             return compute()
     key = ("analysis", selection.reference, selection.allow_pickle, selection.int8, spec.name,
-           text_a, text_b, float(speedup), selection.strategy)  # fmt: skip
+           text_a, text_b, float(speedup), selection.strategy.name)  # fmt: skip
     return resources.cached_in_line(key, compute, "analysis")
 
 
 def _examples(spec) -> list[tuple[str, str | None]]:
-    data, _ = state.dev_split(spec.name)
+    data, _ = state.dev_split(spec)
     if data is None:  # no dev data (yet: the embedded data may still be downloading)
         return list(background.BUILTIN_EXAMPLES)
     picked = data.subset(min(EXAMPLE_COUNT, len(data)), seed=3)

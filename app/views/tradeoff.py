@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from accviz.data.batching import encode_split, pad_batch
+from accviz.data.tasks import TaskSpec
 from accviz.errors import AccvizError
 from accviz.figures import costs
 from accviz.measure.bench_int8 import predict_speedup
@@ -16,7 +17,7 @@ from accviz.measure.evaluate import evaluate_split
 from accviz.measure.latency import interleaved_latency, measured_speedup
 from accviz.method.flops import estimate_flops, unpruned_flops
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import parse_strategy
+from accviz.method.scoring import ChosenStrategy
 from accviz.method.search import read_searched, solve_in_family
 from accviz.results import list_sweeps, primary_metric_rows, read_sweep
 from app import background, resources, state
@@ -26,8 +27,8 @@ LATENCY_REPEATS = 5
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _encoded_lengths(reference: str, allow_pickle: bool, task: str, n: int):
-    data, error = state.dev_split(task)
+def _encoded_lengths(reference: str, allow_pickle: bool, task: str, n: int, _spec: TaskSpec):
+    data, error = state.dev_split(_spec)  # cached by the task's name; the spec is not hashed
     if data is None:
         return None, error
     loaded = resources.load_model_cached(reference, allow_pickle)
@@ -51,24 +52,22 @@ def _searched(reference: str):
         return None
 
 
-def _solve(config, lengths, speedup: float, family: str, reference: str, strategy: str):
+def _solve(config, lengths, speedup: float, family: str, reference: str, strategy: ChosenStrategy):
     searched = _searched(reference) if family == "searched" else None
-    return solve_in_family(
-        config, lengths, speedup, family=family, fuse=parse_strategy(strategy)[1], searched=searched
-    )
+    return solve_in_family(config, lengths, speedup, family=family, fuse=strategy.fuse, searched=searched)
 
 
 def _live_accuracy(
     reference: str,
     allow_pickle: bool,
     int8: bool,
-    task: str,
+    spec: TaskSpec,
     n: int,
     speedup: float,
-    strategy: str,
+    strategy: ChosenStrategy,
     family: str = "geometric",
 ):
-    data, error = state.dev_split(task)
+    data, error = state.dev_split(spec)
     if data is None:
         raise AccvizError(error)
     loaded = resources.load_model_cached(reference, allow_pickle, int8)
@@ -81,10 +80,16 @@ def _live_accuracy(
 
 
 def _measured_latency(
-    reference: str, allow_pickle: bool, int8: bool, task: str, speedup: float, strategy: str, family: str
+    reference: str,
+    allow_pickle: bool,
+    int8: bool,
+    spec: TaskSpec,
+    speedup: float,
+    strategy: ChosenStrategy,
+    family: str,
 ):
     """Interleaved latency of the fp32 unpruned model and the pruned one (int8 weights if asked)."""
-    data, error = state.dev_split(task)
+    data, error = state.dev_split(spec)
     if data is None:
         raise AccvizError(error)
     loaded = resources.load_model_cached(reference, allow_pickle)
@@ -99,7 +104,7 @@ def _measured_latency(
         "unpruned": lambda: loaded.model(
             input_ids=inputs[0], attention_mask=inputs[1], token_type_ids=inputs[2]
         ),
-        "pruned": lambda: pruned(*inputs, profile=solved.profile, scorer=parse_strategy(strategy)[0]),
+        "pruned": lambda: pruned(*inputs, profile=solved.profile, scorer=strategy.new_scorer()),
     }
     return interleaved_latency(runs, repeats=LATENCY_REPEATS, warmup=1), solved.estimated_speedup
 
@@ -277,7 +282,7 @@ def render() -> None:
         step=16,
         key="tradeoff_examples",
     )
-    pending = background.embedded_data_pending(spec.name)
+    pending = background.embedded_data_pending(spec)
     if pending:  # the embedded dev data is still downloading: FLOPs on the built-in examples meanwhile
         lengths = _builtin_lengths(loaded.tokenizer)
         st.info(
@@ -285,7 +290,9 @@ def render() -> None:
             f"on the {len(lengths)} built-in examples until it is there; latency and accuracy are measured then."
         )
     else:
-        lengths, error = _encoded_lengths(selection.reference, selection.allow_pickle, spec.name, int(n_live))
+        lengths, error = _encoded_lengths(
+            selection.reference, selection.allow_pickle, spec.name, int(n_live), spec
+        )
     if lengths is None:
         st.error(f"No dev data for {spec.display_name}: {error}")
         return
@@ -323,7 +330,7 @@ def render() -> None:
     result = None
     if live and not pending:
         # heavy jobs: one at a time per server, in the measurement queue; results cached by bytes
-        where = (selection.reference, selection.allow_pickle, selection.int8, spec.name)
+        where = (selection.reference, selection.allow_pickle, selection.int8, spec)
         try:
             with st.spinner("Measuring latency (interleaved runs)…"):
                 stats, estimated = resources.cached_in_line(
@@ -385,10 +392,10 @@ def render() -> None:
         key="tradeoff_curve",
         config=state.figure_config("tradeoff-curve"),
     )
-    cached = table[(table.strategy == strategy) & (table.metric == spec.primary_metric)]
+    cached = table[(table.strategy == strategy.name) & (table.metric == spec.primary_metric)]
     if len(cached):
         nearest = cached.iloc[(cached.target_speedup - speedup).abs().argsort().iloc[0]]
-        text = f"Cached full-dev {spec.primary_metric} for {strategy} at {nearest.target_speedup:g}x: **{nearest.value:.1f}**"
+        text = f"Cached full-dev {spec.primary_metric} for {strategy.name} at {nearest.target_speedup:g}x: **{nearest.value:.1f}**"
         if result is not None:
             text += f" (live subset: {result.primary_value:.1f})"
         st.markdown(text)
