@@ -5,6 +5,7 @@ stored cards already carry (readers and tests of old cards keep working):
 
     library_versions()     {accviz, torch, transformers, python}        checkpoint, sweep, lens, app cards
     machine_description()  {cpu, cores, torch_threads, cuda}            checkpoint, sweep, lens, app cards
+    provenance(command)    {command, created, versions, machine}        the two above, dated: every result card
     machine_card()         {processor, cpu_model, cores, cores_available, torch_threads, torch,
                             transformers, python, platform, load_average_at_start}   benchmark cards
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 import torch
@@ -84,6 +86,17 @@ def machine_description() -> dict:
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def provenance(command: str | None = None) -> dict:
+    """What every stored result carries beside its numbers: the command that made it (when one
+    did), the date, the library versions and the machine."""
+    card = {"command": command} if command else {}
+    return card | {
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "versions": library_versions(),
+        "machine": machine_description(),
     }
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from accviz.data.tasks import TASKS
 from accviz.errors import AccvizError, CacheError
-from accviz.machine import git_commit, machine_card
+from accviz.machine import git_commit, machine_card, provenance
 from accviz.store import cache
 from accviz.store.cache import slug
 
@@ -68,11 +68,12 @@ def sweep_dir(root: str | Path, model_name: str, task: str) -> Path:
 
 
 def write_sweep(table: pd.DataFrame, directory: str | Path, card: dict) -> Path:
-    """Writes the table, then a card vouching for it (kind, date, ``card``, a SHA-256 of the table)."""
+    """Writes the table, then a card vouching for it (kind, ``accviz.machine.provenance``, ``card``,
+    a SHA-256 of the table)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     cache.atomic_write_text(directory / SWEEP_FILE, table.to_csv(index=False, float_format="%.6g"))
-    card = {"kind": "sweep", "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **card}
+    card = {"kind": "sweep", **provenance(), **card}
     cache.write_card(directory, card, files=[SWEEP_FILE])
     return directory / SWEEP_FILE
 

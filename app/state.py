@@ -13,7 +13,7 @@ import streamlit as st
 from accviz.data.splits import load_split
 from accviz.data.tasks import TASKS, TaskSpec
 from accviz.errors import AccvizError
-from accviz.method.scoring import STRATEGIES, ChosenStrategy, choose_strategy, strategy_description
+from accviz.method.scoring import CHOICES, ChosenStrategy, choose_strategy, strategy_description
 from accviz.store.checkpoints import (
     default_model_dir,
     default_recipe,
@@ -45,7 +45,7 @@ SPEEDUP_SLIDERS = ("explore_speedup", "tradeoff_speedup", "corpus_speedup", "met
 
 
 def strategy_choices() -> list[str]:
-    return [*STRATEGIES, "acc+fuse"]
+    return list(CHOICES)
 
 
 def _link_models() -> dict[str, resources.ModelChoice]:

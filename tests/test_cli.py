@@ -32,6 +32,9 @@ def test_the_verbs_listed_are_the_verbs_there():
         (["finetune", "--train-speedup", "fast", "--model", "/no/such/model"], 1, "--train-speedup"),
         (["eval", "--family", "searched", "--model", "x"], 1, "is for accviz sweep"),
         (["bench", "nothing"], 2, "invalid choice"),
+        (["search-profile", "--task", "nope", "--model", "x"], 1, "Unknown task 'nope'"),
+        (["corpus", "--input", "/no/such.csv", "--model", "/no/such/model"], 1, "no such file"),
+        (["models", "--bogus"], 2, "unrecognized arguments"),
     ],
 )
 def test_bad_input_is_a_clear_error(argv, code, message, capsys):
@@ -140,3 +143,13 @@ def test_names_are_resolved_once_along_a_command(tmp_path, minilm_tokenizer, mon
         assert counts["parse_strategy"] == strategies and counts["get_scorer"] == 0, (verb, counts)
         monkeypatch.undo()
         monkeypatch.setenv("ACCVIZ_CACHE", str(tmp_path / "cache"))
+
+
+MODEL_VERBS = ["app", "prepare", "finetune", "eval", "sweep", "corpus", "search-profile", "demo"]
+
+
+@pytest.mark.parametrize("verb", MODEL_VERBS)
+def test_every_verb_that_loads_a_model_takes_the_loading_flags(verb):
+    extra = ["some text"] if verb == "demo" else []
+    args = cli.build_parser().parse_args([verb, *extra, "--allow-pickle"])
+    assert args.allow_pickle is True

@@ -14,7 +14,7 @@ from accviz.train.finetune import FinetuneConfig
 
 from .conftest import write_glue_fixture
 
-TINY_RECIPE = FinetuneConfig(epochs=1, batch_size=16, max_length=16, eval_examples=16)
+TINY_RECIPE = FinetuneConfig(task="sst2", epochs=1, batch_size=16, max_length=16, eval_examples=16)
 
 
 @pytest.fixture

@@ -34,10 +34,6 @@ def test_get_task_accepts_names_and_glue_folder_names(alias, name):
     assert get_task(alias).name == name
 
 
-def test_get_task_passes_a_spec_through():
-    assert get_task(TASKS["mrpc"]) is TASKS["mrpc"]
-
-
 def test_unknown_task_lists_the_known_ones():
     with pytest.raises(DataError) as raised:
         get_task("mnli")

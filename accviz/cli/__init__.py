@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--headless", action="store_true", help="don't open a browser")
     app.set_defaults(func="show:cmd_app")
 
-    sub.add_parser("prepare", help="build the default model now").set_defaults(func="show:cmd_prepare")
+    sub.add_parser("prepare", parents=[loading], help="build the default model now").set_defaults(
+        func="show:cmd_prepare"
+    )
     sub.add_parser("models", help="list cached fine-tuned checkpoints").set_defaults(func="show:cmd_models")
 
     inference = argparse.ArgumentParser(add_help=False)  # the verbs that run a model take these too

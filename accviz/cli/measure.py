@@ -17,7 +17,7 @@ from accviz.data.corpus import corpus_from_task_data, read_corpus_file
 from accviz.data.tasks import get_task
 from accviz.errors import CacheError
 from accviz.explain import lens as lenses
-from accviz.machine import launched_processes, library_versions, machine_description
+from accviz.machine import launched_processes
 from accviz.measure.evaluate import evaluate_split
 from accviz.measure.sweep import run_sweep
 from accviz.method.quantize import int8_config_of
@@ -128,8 +128,6 @@ def cmd_sweep(args) -> int:
         "profile_family": args.family,
         "weights": int8.label if int8 else "fp32",
         "command": " ".join(["accviz", *sys.argv[1:]]),
-        "versions": library_versions(),
-        "machine": machine_description(),
         "num_processes": processes.num_processes,  # each timed its own jobs' measured_speedup
     }
     if reference is not None:

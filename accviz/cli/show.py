@@ -78,7 +78,7 @@ def _open_when_ready(url: str, process: subprocess.Popen, timeout_s: float = 120
 
 
 def cmd_prepare(args) -> int:
-    path = prepare_default_model(progress=progress_bars())
+    path = prepare_default_model(progress=progress_bars(), allow_pickle=args.allow_pickle)
     print(f"default model ready: {path}")
     return 0
 

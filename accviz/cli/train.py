@@ -12,7 +12,7 @@ from accviz.data.batching import encode_split
 from accviz.data.splits import load_split
 from accviz.data.tasks import TaskSpec, get_task
 from accviz.errors import AccvizError, CacheError
-from accviz.machine import launched_processes, library_versions, machine_description
+from accviz.machine import launched_processes, provenance
 from accviz.measure.evaluate import evaluate_encoded
 from accviz.method.scoring import choose_strategy
 from accviz.method.search import SearchedProfiles, search_profile, write_searched
@@ -135,9 +135,7 @@ def cmd_search_profile(args) -> int:
         "search_slice": f"{len(data)} {note}",
         "source": data.source,
         "details": details,
-        "command": " ".join(["accviz", *sys.argv[1:]]),
-        "versions": library_versions(),
-        "machine": machine_description(),
+        **provenance(" ".join(["accviz", *sys.argv[1:]])),
     }
     searched = SearchedProfiles(tuple(points), card)
     for directory in (model_dir, sweep_dir(Path(args.out), model_dir.name + "-searched", data.task)):

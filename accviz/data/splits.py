@@ -408,7 +408,7 @@ def load_from_hub(spec: TaskSpec, split: str) -> TaskData:
     hub_split = "validation" if split == "dev" else "train"
     description = _hub_description(spec, split)
     try:
-        import datasets
+        import datasets  # ~2 s to import (pyarrow): only paid when a split comes from the hub
 
         dataset = datasets.load_dataset(spec.hub_dataset, spec.hub_config, split=hub_split)
     except Exception as error:  # network, auth, a missing config: all mean "not from the hub"

@@ -168,10 +168,11 @@ _ALIASES: dict[str, str] = {
 } | {"sts-b": "stsb", "rotten-tomatoes": "rotten_tomatoes", "rt": "rotten_tomatoes"}
 
 
-def get_task(name: str | TaskSpec) -> TaskSpec:
-    """The task called ``name``, case-insensitive; GLUE folder names ("SST-2", "STS-B") work too."""
-    if isinstance(name, TaskSpec):
-        return name
+def get_task(name: str) -> TaskSpec:
+    """The task called ``name``, case-insensitive; GLUE folder names ("SST-2", "STS-B") work too.
+
+    Called once where a name is typed or read (a command line, the sidebar, a stored card); the
+    ``TaskSpec`` is what every other function takes."""
     key = str(name).strip().lower()
     key = _ALIASES.get(key, key)
     if key not in TASKS:

@@ -40,14 +40,14 @@ from accviz.data.tasks import TaskSpec, compute_metrics, predictions_from_logits
 from accviz.data.words import CATEGORIES, token_categories, word_types
 from accviz.errors import CacheError
 from accviz.explain.analysis import REGRESSION_AGREEMENT, per_token_tables
-from accviz.machine import library_versions, machine_description
+from accviz.machine import provenance
 from accviz.method.pruned import PrunedBert, select_kept
-from accviz.method.scoring import ACC, ChosenStrategy, TokenScorer, choose_strategy
+from accviz.method.scoring import ACC, REGISTRY, ChosenStrategy, TokenScorer, choose_strategy
 from accviz.method.speedup import solve_profile
 from accviz.store.cache import cache_dir, publish_directory, read_card, staging_directory, write_card
 
-COMPARED = tuple(  # the scores the agreement compares
-    choose_strategy(name) for name in ("acc", "attention", "mean-attention", "cls-attention")
+COMPARED = tuple(  # the scores the agreement compares: every registered one that reads attention
+    choose_strategy(name) for name, entry in REGISTRY.items() if entry.needs_attention
 )
 LENGTH_EDGES = (16, 32, 64, 128, 256, 512)  # metric-by-length buckets: <= 16, 17-32, ...
 FREQUENCY_BUCKETS = ((1, 1, "1"), (2, 4, "2-4"), (5, 19, "5-19"), (20, 99, "20-99"), (100, None, "100+"))
@@ -504,15 +504,7 @@ def lens_of(
         progress=progress,
     )  # fmt: skip
 
-    lens.card.update(
-        {
-            "versions": library_versions(),
-            "machine": machine_description(),
-            **(about or {}),
-            "model_fingerprint": model_fingerprint,
-            "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        }
-    )
+    lens.card.update({**provenance(), **(about or {}), "model_fingerprint": model_fingerprint})
     if store:
         save_lens(lens, spec, directory)
     return lens, directory, False

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from accviz.measure.latency import interleaved_latency
+from accviz.measure.latency import forward_runs, interleaved_latency
 from accviz.measure.report import show_table
 from accviz.measure.workloads import (
     BERT_BASE,
@@ -34,7 +34,7 @@ from accviz.measure.workloads import (
 )
 from accviz.method.flops import estimated_speedup
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import get_scorer
+from accviz.method.scoring import ACC
 from accviz.method.speedup import solve_profile
 from accviz.results import bench_card, write_table
 
@@ -57,22 +57,6 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({device.type})"
-
-
-def _timed_calls(plain, pruned, ids, mask, profiles, scorer, synchronize) -> dict:
-    """The callables of one batch; each waits for its kernels to finish."""
-
-    def synced(call):
-        def timed():
-            call()
-            synchronize()
-
-        return timed
-
-    runs = {name: synced(lambda m=m: m(input_ids=ids, attention_mask=mask)) for name, m in plain.items()}
-    for target, profile in profiles.items():
-        runs[pruned_key(target)] = synced(lambda p=profile: pruned(ids, mask, profile=p, scorer=scorer))
-    return runs
 
 
 def run_gpu(
@@ -101,7 +85,6 @@ def run_gpu(
         note,
     )
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    scorer = get_scorer("acc")
     base_model = settings.encoder.build()
     rows = []
     for dtype_name in settings.dtypes:
@@ -115,7 +98,8 @@ def run_gpu(
                 t: (solve_profile(model.config, lengths, t, warn=False).profile if t > 1 else None)
                 for t in settings.targets
             }
-            runs = _timed_calls(plain, pruned, ids, mask, profiles, scorer, synchronize)
+            named = {pruned_key(t): profile for t, profile in profiles.items()}
+            runs = forward_runs(plain, pruned, (ids, mask), named, ACC.new_scorer(), synchronize=synchronize)
             stats = interleaved_latency(runs, repeats=settings.repeats, warmup=settings.warmup)
             base_name = min(PLAIN_MODELS, key=lambda n: stats[n].median_s)
             base = stats[base_name]

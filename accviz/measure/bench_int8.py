@@ -25,7 +25,13 @@ import pandas as pd
 import torch
 
 from accviz.errors import AccvizError
-from accviz.measure.latency import LATENCY_COST_COLUMNS, LatencyModel, LatencyRecord, evaluate_held_out
+from accviz.measure.latency import (
+    LATENCY_COST_COLUMNS,
+    LatencyModel,
+    LatencyRecord,
+    evaluate_held_out,
+    forward_runs,
+)
 from accviz.measure.report import show_table
 from accviz.measure.workloads import (
     BERT_BASE,
@@ -41,7 +47,7 @@ from accviz.measure.workloads import (
 from accviz.method.flops import EncoderShape, estimated_speedup
 from accviz.method.pruned import PrunedBert
 from accviz.method.quantize import Int8Config, quantize_int8
-from accviz.method.scoring import get_scorer
+from accviz.method.scoring import ACC
 from accviz.method.speedup import solve_profile
 from accviz.results import bench_card, read_bench_table, write_companion_table, write_table
 
@@ -90,7 +96,6 @@ def run_int8(
         },
         note,
     )
-    scorer = get_scorer("acc")
     runs, plan, logit_diffs = {}, [], {}
     for encoder in settings.encoders:
         model = encoder.build()
@@ -101,22 +106,19 @@ def run_int8(
         for length in settings.lengths:
             for batch in settings.batch_sizes:
                 input_ids, mask = benchmark_inputs(model.config, batch, length)
-                for name, m in plain.items():
-                    runs[_key(encoder.name, batch, length, name)] = lambda m=m, i=input_ids, a=mask: m(
-                        input_ids=i, attention_mask=a
-                    )
+                profiles = {}
                 for target in settings.targets:
                     solved = solve_profile(model.config, [length] * batch, target, warn=False)
-                    profile = solved.profile if target > 1.0 else None
+                    profiles[f"@{target:g}x"] = profile = solved.profile if target > 1.0 else None
                     estimate = estimated_speedup(shape, [length] * batch, profile)
                     for variant in VARIANTS:
-                        name = f"{variant}@{target:g}x"
-                        runs[_key(encoder.name, batch, length, name)] = (
-                            lambda p=pruned[variant], i=input_ids, a=mask, prof=profile: p(
-                                i, a, profile=prof, scorer=scorer
-                            )
-                        )
                         plan.append((encoder.name, shape, batch, length, target, variant, profile, estimate))
+                for variant in VARIANTS:  # the plain models once, then each variant's pruned runs
+                    batch_runs = forward_runs(
+                        plain if variant == VARIANTS[0] else {}, pruned[variant], (input_ids, mask),
+                        {f"{variant}{at}": profile for at, profile in profiles.items()}, ACC.new_scorer(),
+                    )  # fmt: skip
+                    runs |= {_key(encoder.name, batch, length, name): run for name, run in batch_runs.items()}
                 with torch.inference_mode():
                     fp32 = pruned["fp32"](input_ids, mask).logits
                     int8 = pruned["int8"](input_ids, mask).logits

@@ -18,7 +18,7 @@ import torch
 
 from accviz.data.batching import EncodedSplit, encode_split, length_sorted_batches, pad_batch
 from accviz.data.tasks import TaskSpec, compute_metrics, predictions_from_logits
-from accviz.measure.latency import interleaved_latency
+from accviz.measure.latency import forward_runs, interleaved_latency
 from accviz.method.flops import estimate_flops, unpruned_flops
 from accviz.method.profile import DEFAULT_FAMILY
 from accviz.method.pruned import PrunedBert
@@ -148,17 +148,9 @@ def _timed_pair(model, pruned, inputs, profile, scorer, *, warm: bool):
     """Median seconds of the plain model and of the pruned one on one batch, timed in interleaved
     rounds (``accviz.measure.latency.interleaved_latency``); and the pruned output."""
     outputs = {}
-
-    def run_plain():
-        model(input_ids=inputs[0], attention_mask=inputs[1], token_type_ids=inputs[2])
-
-    def run_pruned():
-        outputs["pruned"] = pruned(*inputs, profile=profile, scorer=scorer)
-
+    runs = forward_runs({"plain": model}, pruned, inputs, {"pruned": profile}, scorer, outputs=outputs)
     # the first batch pays one-time costs (allocator, kernels): one untimed round before it
-    stats = interleaved_latency(
-        {"plain": run_plain, "pruned": run_pruned}, repeats=LATENCY_ROUNDS, warmup=1 if warm else 0
-    )
+    stats = interleaved_latency(runs, repeats=LATENCY_ROUNDS, warmup=1 if warm else 0)
     return stats["plain"].median_s, stats["pruned"].median_s, outputs["pruned"]
 
 

@@ -139,6 +139,49 @@ def interleaved_latency(
     return {name: LatencyStats(name, tuple(samples[name])) for name in names}
 
 
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def forward_runs(
+    plain: dict[str, Callable[..., object]],
+    pruned: Callable[..., object],
+    inputs: tuple[torch.Tensor, ...],
+    profiles: dict[str, EliminationProfile | None],
+    scorer,
+    *,
+    synchronize: Callable[[], None] | None = None,
+    outputs: dict | None = None,
+) -> dict[str, Callable[[], object]]:
+    """What ``interleaved_latency`` times for one batch: each plain model's forward (HF, by
+    keyword) and the pruned forward (a ``PrunedBert``) under each named profile (None: unpruned,
+    the [CLS]-only last layer alone), all on the same ``inputs`` = (input_ids (B, T),
+    attention_mask (B, T)[, token_type_ids (B, T)]). ``synchronize`` (e.g.
+    ``torch.cuda.synchronize``): each call waits for its kernels. ``outputs``: where each pruned
+    call leaves its output, by name."""
+
+    def finished(call):
+        if synchronize is None:
+            return call
+
+        def synced():
+            call()
+            synchronize()
+
+        return synced
+
+    keywords = dict(zip(INPUT_NAMES, inputs, strict=False))
+    runs = {name: finished(lambda m=m: m(**keywords)) for name, m in plain.items()}
+
+    def run_pruned(name, profile):
+        out = pruned(*inputs, profile=profile, scorer=scorer)
+        if outputs is not None:
+            outputs[name] = out
+
+    for name, profile in profiles.items():
+        runs[name] = finished(lambda n=name, p=profile: run_pruned(n, p))
+    return runs
+
+
 def measured_speedup(stats_base: LatencyStats, stats_new: LatencyStats) -> float:
     """median(base) / median(new): how many times faster ``new`` ran."""
     return stats_base.median_s / stats_new.median_s

@@ -88,7 +88,7 @@ def run_sweep(
         solved = solve_in_family(
             model.config, encoded.lengths, speedup, family=family, fuse=strategy.fuse, searched=searched
         )
-        seeds = RANDOM_SEEDS if strategy.entry.name == "random" else (0,)
+        seeds = RANDOM_SEEDS if strategy.entry.seeded else (0,)
         results = [
             evaluate_encoded(
                 model,

@@ -31,10 +31,10 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 from transformers.utils import logging as hf_logging
 
-from accviz.measure.latency import LatencyStats, interleaved_latency, measured_speedup
+from accviz.measure.latency import LatencyStats, forward_runs, interleaved_latency, measured_speedup
 from accviz.method.flops import EncoderShape, estimated_speedup
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import get_scorer
+from accviz.method.scoring import ACC
 from accviz.method.speedup import SolvedProfile, solve_profile
 
 EXACT_ONLY = "exact-last-layer only"  # the variant: hand-written forward, no elimination
@@ -226,18 +226,9 @@ def _workload_runs(workload: Workload, targets: Sequence[float]):
     input_ids, attention_mask = benchmark_inputs(config, batch_size, length)  # (B, T) each
     lengths = [length] * batch_size
     pruned = PrunedBert(workload.model)
-    scorer = get_scorer("acc")
     solved = {float(t): solve_profile(config, lengths, t, warn=False) for t in targets}
-
-    runs: dict[str, RunFn] = {
-        name: (lambda m=m: m(input_ids=input_ids, attention_mask=attention_mask))
-        for name, m in workload.plain.items()
-    }
-    runs[EXACT_ONLY] = lambda: pruned(input_ids, attention_mask, profile=None, scorer=scorer)
-    for target, solution in solved.items():
-        runs[pruned_key(target)] = lambda p=solution.profile: pruned(
-            input_ids, attention_mask, profile=p, scorer=scorer
-        )
+    profiles = {EXACT_ONLY: None} | {pruned_key(t): solution.profile for t, solution in solved.items()}
+    runs = forward_runs(workload.plain, pruned, (input_ids, attention_mask), profiles, ACC.new_scorer())
     with torch.inference_mode():
         reference = workload.plain["hf-eager"](input_ids=input_ids, attention_mask=attention_mask).logits
         exact = pruned(input_ids, attention_mask, profile=None).logits  # (B, num_labels)

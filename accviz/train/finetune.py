@@ -46,7 +46,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from accviz.data.batching import encode_split, pad_batch
 from accviz.errors import AccvizError
-from accviz.machine import library_versions, machine_description
+from accviz.machine import provenance
 from accviz.method.profile import DEFAULT_FAMILY, EliminationProfile
 from accviz.method.pruned import PrunedBert
 from accviz.method.scoring import choose_strategy
@@ -314,8 +314,7 @@ def finetune(
         "examples_seen_per_process": examples_seen_per_process,  # over all sessions of a resumed run
         "wall_time_s": round(wall, 1),
         "final_loss_mean_last_20": sum(losses[-20:]) / max(1, len(losses[-20:])),
-        "versions": library_versions(),
-        "machine": machine_description(),
+        **provenance(),
     }
     return FinetuneResult(model=model, tokenizer=tokenizer, card=card, losses=losses)
 

@@ -20,7 +20,7 @@ import urllib.request
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from accviz.machine import library_versions, machine_description
+from accviz.machine import provenance
 from app.server import summarize
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,15 +113,10 @@ def server_times(metrics_file: Path) -> dict:
 
 
 def write_card(name: str, payload: dict, command: str) -> Path:
-    """``payload`` with the command, date, machine and versions, as cached_runs/bench/app_<name>.json."""
+    """``payload`` with ``accviz.machine.provenance`` (command, date, versions, machine), as
+    cached_runs/bench/app_<name>.json."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    payload = {
-        **payload,
-        "command": command,
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "machine": machine_description(),
-        "versions": library_versions(),
-    }
+    payload = {**payload, **provenance(command)}
     path = BENCH_DIR / f"app_{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path

@@ -14,7 +14,7 @@ from accviz.errors import AccvizError
 from accviz.figures import costs
 from accviz.measure.bench_int8 import predict_speedup
 from accviz.measure.evaluate import evaluate_split
-from accviz.measure.latency import interleaved_latency, measured_speedup
+from accviz.measure.latency import forward_runs, interleaved_latency, measured_speedup
 from accviz.method.flops import estimate_flops, unpruned_flops
 from accviz.method.pruned import PrunedBert
 from accviz.method.scoring import ChosenStrategy
@@ -98,14 +98,14 @@ def _measured_latency(
     encoded = encode_split(loaded.tokenizer, subset.texts_a, subset.texts_b, subset.labels, max_length=128)
     batch = pad_batch(encoded, range(len(encoded)), pad_id=loaded.tokenizer.pad_token_id or 0)
     solved = _solve(loaded.model.config, encoded.lengths, speedup, family, reference, strategy)
-    pruned = PrunedBert(running)
     inputs = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-    runs = {
-        "unpruned": lambda: loaded.model(
-            input_ids=inputs[0], attention_mask=inputs[1], token_type_ids=inputs[2]
-        ),
-        "pruned": lambda: pruned(*inputs, profile=solved.profile, scorer=strategy.new_scorer()),
-    }
+    runs = forward_runs(
+        {"unpruned": loaded.model},
+        PrunedBert(running),
+        inputs,
+        {"pruned": solved.profile},
+        strategy.new_scorer(),
+    )
     return interleaved_latency(runs, repeats=LATENCY_REPEATS, warmup=1), solved.estimated_speedup
 
 
