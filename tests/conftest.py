@@ -192,3 +192,13 @@ def save_tiny_base(directory: Path, tokenizer) -> Path:
     tiny_vocab_classifier().bert.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """HF offline variables unset and the TCP probe answered "reachable" without a socket."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    from accviz.data import splits
+
+    monkeypatch.setattr(splits, "_tcp_reachable", lambda host, port, timeout_s: True)
