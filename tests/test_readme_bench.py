@@ -56,7 +56,13 @@ def test_readme_app_timings_are_the_stored_ones():
 
 
 def test_readme_app_queue_and_corpus_page_numbers_are_the_stored_ones():
-    """Under "The app": queue waits, page runs, the slowest session, two threads per job, the cache, the Corpus page."""
+    """Under "The app": queue waits, page runs, the slowest session, two threads per job, the cache,
+    the soak's saw-tooth, the queue's limit, the Corpus page."""
+    import inspect
+
+    from app.benchmarks.soak import TOOTH_MIB, soak_summary
+    from app.benchmarks.soak import soak as soak_run
+    from app.server import DEFAULT_CACHE_MIB, DEFAULT_QUEUE_TIMEOUT_S
 
     def stored(name):
         return stored_json(f"cached_runs/bench/{name}")
@@ -78,10 +84,26 @@ def test_readme_app_queue_and_corpus_page_numbers_are_the_stored_ones():
         f"per analysis, queue wait p95 {analysis['wait_s_p95']:.0f} s"
     )
     soak = stored("app_soak.json")
+    summary = soak_summary(soak["rss_after_each_mib"], soak["warm_rss_mib"])
+    every = inspect.signature(soak_run).parameters["session_every"].default
     phrases += [
-        f"python -m app.bench_app soak` (MiniLM fine-tuned on SST-2, {soak['inputs']} distinct",
-        f"held {soak['server_times']['result_cache_at_end']['mib']:.0f} MiB at the end",
+        f"(MiniLM fine-tuned on SST-2, {soak['inputs']} distinct inputs of {soak['words_per_input']} words",
+        f"a new browser session every {every}):",
+        f"{summary['teeth']} falls of more than {TOOTH_MIB:.0f} MiB, a median {summary['inputs_between_teeth']:.0f} inputs "
+        f"apart and {summary['tooth_height_mib']:.0f} MiB tall",
+        f"The result cache, bounded at {DEFAULT_CACHE_MIB} MiB, held "
+        f"{soak['server_times']['result_cache_at_end']['mib']:.0f} MiB at the end",
     ]
+    load_30 = stored("app_load_30.json")["server_times"]["job:analysis"]["run_s_p95"]
+    verdict = "meets" if load_30 <= 2.0 else "misses"
+    phrases.append(f"**The 30-session p95 of {load_30:.2f} s {verdict} the 2 s goal.**")
+    for name in ("app_load_10.json", "app_load_30.json", "app_load_30_threads2.json"):
+        load = stored(name)
+        assert load["problems"] == [] and load["server_alive"], name  # "none was lost"
+        assert all(t["wait_s_max"] < DEFAULT_QUEUE_TIMEOUT_S for k, t in load["server_times"].items()
+                   if k.startswith("job:")), name  # fmt: skip
+        assert load["server_torch_threads"] == (2 if "threads2" in name else 1), name
+    phrases.append(f"No session waited past the {DEFAULT_QUEUE_TIMEOUT_S:.0f} s limit, and none was lost.")
     corpus = stored("app_corpus.json")
     lens_s = float(re.search(r"computed in ([\d.]+) s", corpus["caption"]).group(1))
     examples = int(re.search(r": (\d+) examples", corpus["caption"]).group(1))

@@ -246,18 +246,6 @@ def parse_strategy(name: str) -> tuple[str, bool]:
     return base, bool(plus)
 
 
-def _new_scorer(entry: Strategy, seed: int) -> TokenScorer:
-    return entry.scorer(seed=seed) if entry.scorer is RandomScorer else entry.scorer()
-
-
-def get_scorer(name: str, *, seed: int = 0) -> TokenScorer:
-    """A scorer by name (any key of ``REGISTRY``: ``acc``, ``attention``, ``cls-attention``, ...)."""
-    key = str(name).strip().lower()
-    if key not in REGISTRY:
-        raise AccvizError(f"Unknown scoring strategy {name!r}; choose one of: {', '.join(REGISTRY)}.")
-    return _new_scorer(REGISTRY[key], seed)
-
-
 @dataclass(frozen=True)
 class ChosenStrategy:
     """A strategy name resolved once, where the user typed or picked it (``choose_strategy``), and
@@ -274,7 +262,7 @@ class ChosenStrategy:
 
     def new_scorer(self) -> TokenScorer:
         """A fresh scorer for one evaluation: the random strategy restarts its seeded stream."""
-        return _new_scorer(self.entry, self.seed)
+        return self.entry.scorer(seed=self.seed) if self.entry.seeded else self.entry.scorer()
 
     def with_seed(self, seed: int) -> ChosenStrategy:
         return replace(self, seed=seed)
@@ -287,3 +275,9 @@ def choose_strategy(name: str, *, seed: int = 0) -> ChosenStrategy:
 
 
 ACC = choose_strategy("acc")  # the default everywhere
+
+
+def get_scorer(name: str, *, seed: int = 0) -> TokenScorer:
+    """The scorer of a strategy name (``acc``, ``attention``, ``cls-attention``, ...; ``acc+fuse``
+    ranks with ACC's): ``choose_strategy(name, seed=seed).new_scorer()``."""
+    return choose_strategy(name, seed=seed).new_scorer()

@@ -86,10 +86,16 @@ def rss_figure(curve: list[float], warm: float, path: Path) -> None:
     plt.close(fig)
 
 
+TOOTH_MIB = 50.0  # a fall of more than this after one input: memory handed back, a tooth of the saw
+
+
 def soak_summary(curve: list[float], warm: float, window: int = 100) -> dict:
     """Growth over the warm start, and whether it stopped: the mean RSS of the last ``window``
-    inputs against the ``window`` before, and the least-squares slope over the last ``window``
-    (the curve is a saw-tooth as Python's collector and the allocator give memory back)."""
+    inputs against the ``window`` before, and the least-squares slope over the last ``window``.
+    The curve is a saw-tooth as Python's collector and the allocator give memory back: its falls
+    of more than TOOTH_MIB, their median height and the median number of inputs between them."""
+    steps = np.diff(np.asarray(curve, dtype=float))
+    falls = np.flatnonzero(steps < -TOOTH_MIB)
     tail = np.asarray(curve[-window:])
     before = np.asarray(curve[-2 * window : -window]) if len(curve) > window else tail[:1]
     slope = float(np.polyfit(np.arange(len(tail)), tail, 1)[0]) if len(tail) > 1 else 0.0
@@ -103,6 +109,9 @@ def soak_summary(curve: list[float], warm: float, window: int = 100) -> dict:
         "mean_previous_window_mib": float(before.mean()),
         "growth_between_windows_mib": float(tail.mean() - before.mean()),
         "slope_last_window_mib_per_input": slope,
+        "teeth": len(falls),
+        "tooth_height_mib": float(np.median(-steps[falls])) if len(falls) else 0.0,
+        "inputs_between_teeth": float(np.median(np.diff(falls))) if len(falls) > 1 else float("nan"),
     }
 
 
