@@ -27,9 +27,10 @@ from pathlib import Path
 from accviz.errors import AccvizError, TrainingPaused
 from accviz.method.profile import DEFAULT_FAMILY, FAMILIES
 from accviz.method.quantize import SCHEMES
-from accviz.method.scoring import STRATEGY_ORDER
+from accviz.method.scoring import CHOICES, STRATEGY_ORDER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+STRATEGY_HELP = f"token-scoring strategy: {', '.join(CHOICES)} (default %(default)s)"
 EXIT_PAUSED = 3  # a --resumable fine-tune stopped at its --time-budget: run it again with --resume
 APP_SCRIPT = REPO_ROOT / "app" / "streamlit_app.py"
 
@@ -101,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default="default", help="base checkpoint: local dir or hub id (default MiniLM-L6)"
     )
     finetune.add_argument("--train-speedup", default="random:1-4", help="a number or random:LO-HI")
-    finetune.add_argument("--strategy", default="acc")
+    finetune.add_argument("--strategy", default="acc", help=STRATEGY_HELP)
     finetune.add_argument(
         "--no-distill", action="store_true", help="no in-place distillation from the full model"
     )
@@ -138,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--model", default="default")
     evaluate.add_argument("--speedup", type=float, nargs="+", default=[1.0, 2.0])
-    evaluate.add_argument("--strategy", default="acc")
+    evaluate.add_argument("--strategy", default="acc", help=STRATEGY_HELP)
     evaluate.add_argument("--split", default="dev")
     evaluate.add_argument("--max-examples", type=int, default=None)
     evaluate.add_argument("--no-latency", action="store_true")
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategies",
         type=lambda s: [x.strip() for x in s.split(",")],
         default=list(STRATEGY_ORDER),
+        help=f"comma-separated, from: {', '.join(CHOICES)} (default: every registered strategy)",
     )
     sweep.add_argument("--max-examples", type=int, default=None)
     sweep.add_argument("--name", default=None, help="model name used for the output folder")
@@ -167,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     corpus.add_argument("--model", default="default")
     corpus.add_argument("--speedup", type=float, default=2.0)
-    corpus.add_argument("--strategy", default="acc")
+    corpus.add_argument("--strategy", default="acc", help=STRATEGY_HELP)
     corpus.add_argument("--split", default="dev")
     corpus.add_argument("--max-examples", type=int, default=None)
     corpus.add_argument(
@@ -184,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--model", default="default")
     search.add_argument("--speedups", type=speedup_list, default=[2.0, 3.0, 4.0])
-    search.add_argument("--strategy", default="acc")
+    search.add_argument("--strategy", default="acc", help=STRATEGY_HELP)
     search.add_argument("--examples", type=int, default=600, help="held-out train examples to score on")
     search.add_argument("--rounds", type=int, default=2)
     search.add_argument("--out", default=str(REPO_ROOT / "cached_runs"))
@@ -197,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("text_pair", nargs="?", default=None)
     demo.add_argument("--model", default="default")
     demo.add_argument("--speedup", type=float, default=2.0)
-    demo.add_argument("--strategy", default="acc")
+    demo.add_argument("--strategy", default="acc", help=STRATEGY_HELP)
     demo.set_defaults(func="show:cmd_demo")
 
     bench = sub.add_parser("bench", help="benchmarks (same as python -m accviz.bench)")
