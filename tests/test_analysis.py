@@ -342,3 +342,10 @@ def test_an_export_without_predictions_leaves_them_out_and_keeps_the_trace(analy
     assert len(rows) == len(analysis.tokens)
     assert {row["pruned_prediction"] for row in rows} == {""}
     assert {row["pruned_prediction"] for row in csv.DictReader(io.StringIO(analysis_csv(analysis)))} != {""}
+
+
+def test_a_name_where_the_resolved_strategy_belongs_says_what_to_pass(wide_tiny_model, minilm_tokenizer):
+    with pytest.raises(AccvizError, match=r"choose_strategy\('acc'\)"):
+        analyze_text(wide_tiny_model, minilm_tokenizer, SENTENCE, strategy="acc")
+    with pytest.raises(AccvizError, match=r"get_scorer\('acc'\)"):
+        PrunedBert(wide_tiny_model)(torch.tensor([[101, 2023, 102]]), profile=None, scorer="acc")

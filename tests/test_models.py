@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from accviz.data.tasks import get_task
-from accviz.errors import CacheError
+from accviz.errors import AccvizError, CacheError
 from accviz.store.cache import read_card
 from accviz.store.checkpoints import list_cached_models, prepare_finetuned
 from accviz.train.finetune import FinetuneConfig
@@ -123,3 +123,14 @@ def test_layer_drop_and_teacher_checkpoints_say_what_they_are(tiny_base):
 
     with pytest.raises(AccvizError, match="between 1 and 3"):
         _prepare(base, glue, "tiny-cut9", replace(TINY_RECIPE, num_layers=9))
+
+
+def test_the_default_recipe_names_its_task_as_the_registry_does(monkeypatch):
+    from accviz.store import checkpoints
+
+    monkeypatch.setenv(checkpoints.DEFAULT_RECIPE_ENV, '{"task": "SST-2", "epochs": 0.5}')
+    recipe = checkpoints.default_recipe()
+    assert (recipe.task, recipe.epochs) == ("sst2", 0.5)
+    monkeypatch.setenv(checkpoints.DEFAULT_RECIPE_ENV, '{"task": "mnli"}')
+    with pytest.raises(AccvizError, match="Unknown task 'mnli'"):
+        checkpoints.default_recipe()

@@ -27,7 +27,7 @@ from accviz.errors import AccvizError
 from accviz.method.flops import FlopsEstimate, estimate_flops, unpruned_flops
 from accviz.method.profile import DEFAULT_FAMILY
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import ACC, STRATEGY_ORDER, ChosenStrategy, choose_strategy
+from accviz.method.scoring import ACC, STRATEGY_ORDER, ChosenStrategy, checked, choose_strategy
 from accviz.method.speedup import SolvedProfile, solve_profile
 
 ALL_STRATEGIES = tuple(choose_strategy(name) for name in STRATEGY_ORDER)  # the one registry
@@ -226,6 +226,7 @@ def analyze_text(
     for empty text or a target speedup below 1.
     """
 
+    strategy = checked(strategy)
     encoded = encode_text(tokenizer, text_a, text_b, model_max_length(model, max_length))
     T = len(encoded.tokens)
     solved = solve_profile(model.config, [T], target_speedup, family=family, fuse=strategy.fuse, warn=False)

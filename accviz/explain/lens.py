@@ -42,7 +42,7 @@ from accviz.errors import CacheError
 from accviz.explain.analysis import REGRESSION_AGREEMENT, per_token_tables
 from accviz.machine import provenance
 from accviz.method.pruned import PrunedBert, select_kept
-from accviz.method.scoring import ACC, REGISTRY, ChosenStrategy, TokenScorer, choose_strategy
+from accviz.method.scoring import ACC, REGISTRY, ChosenStrategy, TokenScorer, checked, choose_strategy
 from accviz.method.speedup import solve_profile
 from accviz.store.cache import cache_dir, publish_directory, read_card, staging_directory, write_card
 
@@ -134,6 +134,7 @@ def run_lens(
 ) -> Lens:
     """The corpus through the unpruned and the pruned model; tables as in the module docstring."""
     started = time.perf_counter()
+    strategy = checked(strategy)
     base = strategy.entry.name  # "acc+fuse" ranks as "acc"; the profile fuses
     names = list(dict.fromkeys([base, *(peer.entry.name for peer in compare)]))
     peers = {peer.entry.name: peer.new_scorer() for peer in compare if peer.entry.name != base}
@@ -490,7 +491,11 @@ def lens_of(
     """
 
     key = lens_key(
-        model_fingerprint, f"{spec.name}:{corpus.fingerprint}", target_speedup, strategy.name, max_length
+        model_fingerprint,
+        f"{spec.name}:{corpus.fingerprint}",
+        target_speedup,
+        checked(strategy).name,
+        max_length,
     )
     directory = Path(cache_root) if cache_root is not None else cache_dir() / "corpus"
     directory = directory / key

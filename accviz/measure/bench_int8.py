@@ -113,12 +113,14 @@ def run_int8(
                     estimate = estimated_speedup(shape, [length] * batch, profile)
                     for variant in VARIANTS:
                         plan.append((encoder.name, shape, batch, length, target, variant, profile, estimate))
-                for variant in VARIANTS:  # the plain models once, then each variant's pruned runs
-                    batch_runs = forward_runs(
-                        plain if variant == VARIANTS[0] else {}, pruned[variant], (input_ids, mask),
-                        {f"{variant}{at}": profile for at, profile in profiles.items()}, ACC.new_scorer(),
-                    )  # fmt: skip
-                    runs |= {_key(encoder.name, batch, length, name): run for name, run in batch_runs.items()}
+                inputs, scorer = (input_ids, mask), ACC.new_scorer()
+                batch_runs = forward_runs(plain, pruned["fp32"], inputs, {}, scorer)  # the plain models
+                for at, profile in profiles.items():  # then fp32 and int8 at each target, in turn
+                    for variant in VARIANTS:
+                        batch_runs |= forward_runs(
+                            {}, pruned[variant], inputs, {f"{variant}{at}": profile}, scorer
+                        )
+                runs |= {_key(encoder.name, batch, length, name): run for name, run in batch_runs.items()}
                 with torch.inference_mode():
                     fp32 = pruned["fp32"](input_ids, mask).logits
                     int8 = pruned["int8"](input_ids, mask).logits

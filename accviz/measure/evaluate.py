@@ -22,7 +22,7 @@ from accviz.measure.latency import forward_runs, interleaved_latency
 from accviz.method.flops import estimate_flops, unpruned_flops
 from accviz.method.profile import DEFAULT_FAMILY
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import ACC, ChosenStrategy
+from accviz.method.scoring import ACC, ChosenStrategy, checked
 from accviz.method.search import solve_in_family
 from accviz.method.speedup import SolvedProfile
 
@@ -82,6 +82,7 @@ def evaluate_encoded(
     ``baseline_model``: what the measured latency is compared with (default ``model`` itself,
     unpruned); e.g. the fp32 model when ``model`` has int8 weights. ``searched``: the
     ``accviz.method.search.SearchedProfiles`` of the model, for ``family="searched"``."""
+    strategy = checked(strategy)
     baseline_model = model if baseline_model is None else baseline_model
     lengths = encoded.lengths
     if solved is None:  # "acc+fuse": ACC ranks, the eliminated vectors are fused

@@ -23,7 +23,7 @@ from accviz.machine import launched_processes
 from accviz.measure.evaluate import evaluate_encoded
 from accviz.method.flops import unpruned_flops
 from accviz.method.profile import DEFAULT_FAMILY
-from accviz.method.scoring import STRATEGY_ORDER, ChosenStrategy, choose_strategy
+from accviz.method.scoring import STRATEGY_ORDER, ChosenStrategy, checked, choose_strategy
 from accviz.method.search import solve_in_family
 from accviz.method.speedup import max_speedup
 from accviz.results import SWEEP_COLUMNS
@@ -63,6 +63,7 @@ def run_sweep(
     the others run theirs on the same machine, so ``measured_speedup`` (a ratio of interleaved
     timings of one process) is as noisy as that contention makes it; ``progress`` is the main's.
     """
+    strategies = tuple(checked(strategy) for strategy in strategies)  # names fail before any work
     encoded = encode_split(tokenizer, data.texts_a, data.texts_b, data.labels, max_length=max_length)
     depth = 1.0  # FLOPs(reference, unpruned) / FLOPs(this model, unpruned) on these lengths
     if reference_config is not None:

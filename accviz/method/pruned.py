@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from accviz.errors import ModelLoadError, ProfileError
+from accviz.errors import AccvizError, ModelLoadError, ProfileError
 from accviz.method.profile import EliminationProfile
 from accviz.method.scoring import AccScorer, TokenScorer
 
@@ -199,6 +199,10 @@ class PrunedBert(nn.Module):
         if exact_last_layer is None:  # a classifier only reads [CLS]; a bare encoder may need every vector
             exact_last_layer = self.has_classifier
         scorer = AccScorer() if scorer is None else scorer
+        if not isinstance(scorer, TokenScorer):
+            raise AccvizError(
+                f"scorer must be a TokenScorer (accviz.get_scorer({scorer!r})), not {scorer!r}."
+            )
         mask = attention_mask.bool()  # (B, T)
         lengths = mask.sum(dim=1)  # (B,) real lengths, the base of every k_l
         positions = torch.arange(T, device=device).expand(B, T).masked_fill(~mask, -1)  # (B, T)

@@ -277,6 +277,13 @@ def choose_strategy(name: str, *, seed: int = 0) -> ChosenStrategy:
 ACC = choose_strategy("acc")  # the default everywhere
 
 
+def checked(strategy: ChosenStrategy) -> ChosenStrategy:
+    """``strategy`` itself; a name where the object belongs fails with what to pass instead."""
+    if not isinstance(strategy, ChosenStrategy):
+        raise AccvizError(f"Pass choose_strategy({strategy!r}), the resolved strategy, not {strategy!r}.")
+    return strategy
+
+
 def get_scorer(name: str, *, seed: int = 0) -> TokenScorer:
     """The scorer of a strategy name (``acc``, ``attention``, ``cls-attention``, ...; ``acc+fuse``
     ranks with ACC's): ``choose_strategy(name, seed=seed).new_scorer()``."""

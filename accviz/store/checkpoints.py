@@ -121,7 +121,8 @@ def default_recipe() -> FinetuneConfig:
         raise AccvizError(
             f"{DEFAULT_RECIPE_ENV} must be a JSON object of FinetuneConfig fields; not {unknown!r}."
         )
-    return replace(DEFAULT_RECIPE, **overrides)
+    recipe = replace(DEFAULT_RECIPE, **overrides)
+    return replace(recipe, task=get_task(recipe.task).name)  # "SST-2" names the task "sst2"
 
 
 def default_model_dir() -> Path:

@@ -198,7 +198,6 @@ def finetune(
     trainable = PrunedBert(model)
     length_sample = rng.sample(encoded.lengths, min(2000, len(encoded)))
     strategy = choose_strategy(config.strategy)  # the recipe's name, resolved once for the whole run
-    scorer = strategy.new_scorer()  # "acc+fuse": ACC ranks, and training fuses
     profiles = _profiles_for(schedule, model.config, length_sample, config.profile_family, strategy.fuse)
 
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
@@ -246,7 +245,8 @@ def finetune(
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             profile = profiles[rng.randrange(len(profiles))]
             inputs = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-            pruned_out = trainable(*inputs, profile=profile, scorer=scorer)
+            # a fresh scorer each step: "random" restarts its seeded stream, so a resume stays exact
+            pruned_out = trainable(*inputs, profile=profile, scorer=strategy.new_scorer())
             pruned_logits = pruned_out.logits
             loss = _loss(pruned_logits, batch["labels"], regression)
             in_place = config.inplace_distill and profile is not None
