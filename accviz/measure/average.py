@@ -189,7 +189,8 @@ def average_drop_markdown(average: pd.DataFrame) -> str:
         cells = []
         for c in columns:
             std = row.get(f"drop_std_{c}", np.nan)
-            cells.append(f"{row[f'drop_{c}']:.2f}" + (f" ± {std:.2f}" if np.isfinite(std) else ""))
+            drop = round(float(row[f"drop_{c}"]), 2) + 0.0  # + 0.0: a rounded -0.00 prints as 0.00
+            cells.append(f"{drop:.2f}" + (f" ± {std:.2f}" if np.isfinite(std) else ""))
         reached = row[reach]
         text = (
             "< first point"
