@@ -202,3 +202,26 @@ def online(monkeypatch):
     from accviz.data import splits
 
     monkeypatch.setattr(splits, "_tcp_reachable", lambda host, port, timeout_s: True)
+
+
+def expected_strategy_comparison(model_dir, text: str, target_speedup: float):
+    """What Explore's "Compare with…" shows for ACC against PoWER-BERT's score on ``text``: the
+    engine's own comparison, the model loaded as the app loads it (sdpa, SST-2 labels)."""
+    from accviz.data.tasks import get_task
+    from accviz.explain.analysis import analyze_text
+    from accviz.explain.compare import compare_analyses
+    from accviz.method.scoring import choose_strategy
+    from accviz.store.loading import load_model
+
+    loaded = load_model(str(model_dir), attn_implementation="sdpa")
+    options = dict(
+        target_speedup=target_speedup,
+        label_names=tuple(get_task("sst2").label_names),
+        output_attentions=False,
+    )
+    return compare_analyses(
+        *(
+            analyze_text(loaded.model, loaded.tokenizer, text, strategy=choose_strategy(name), **options)
+            for name in ("acc", "attention")
+        )
+    )

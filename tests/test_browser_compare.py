@@ -8,12 +8,7 @@ drawn with what the engine computes. Screenshot in test-artifacts/.
 import numpy as np
 import pytest
 
-from accviz.data.tasks import get_task
-from accviz.explain.analysis import analyze_text
-from accviz.explain.compare import compare_analyses
-from accviz.method.scoring import choose_strategy
-from accviz.store.loading import load_model
-
+from .conftest import expected_strategy_comparison
 from .test_browser import ARTIFACTS, browser, metric_value, server, wait_idle  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -49,14 +44,7 @@ def test_compare_panel_shows_both_settings_and_the_overlap(app_env, server, brow
     assert "kept by ACC only" in " ".join(heatmap["names"])
     assert "kept by attention (PoWER-BERT) only" in " ".join(heatmap["names"])
 
-    loaded = load_model(str(app_env["model"]), attn_implementation="sdpa")  # as the app loads it
-    options = dict(
-        target_speedup=2.0, label_names=tuple(get_task("sst2").label_names), output_attentions=False
-    )
-    expected = compare_analyses(
-        analyze_text(loaded.model, loaded.tokenizer, TEXT, strategy=choose_strategy("acc"), **options),
-        analyze_text(loaded.model, loaded.tokenizer, TEXT, strategy=choose_strategy("attention"), **options),
-    )
+    expected = expected_strategy_comparison(app_env["model"], TEXT, 2.0)
     np.testing.assert_allclose(np.asarray(overlap["y"], dtype=float), expected.overlap, atol=1e-9)
     page.screenshot(path=str(ARTIFACTS / "explore-compare.png"), full_page=True)
     page.close()

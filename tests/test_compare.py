@@ -12,7 +12,7 @@ from accviz.figures import comparison as comparison_figures
 from accviz.figures import style
 from accviz.method.scoring import choose_strategy
 
-from .conftest import tiny_bert_config, tiny_vocab_classifier
+from .conftest import expected_strategy_comparison, tiny_bert_config, tiny_vocab_classifier
 from .test_app import figure, metric, plotly_array, run_page
 
 TEXT = "good fun movie night"  # [CLS] good fun movie night [SEP]: 6 tokens, 3 layers
@@ -150,8 +150,6 @@ def _typed(at, text: str):
 
 
 def test_compare_with_another_strategy_shows_both_predictions_and_the_overlap(app_env):
-    from accviz.data.tasks import get_task
-    from accviz.store.loading import load_model
 
     text = "a charming and often affecting journey , with a dull middle"
     at = _typed(run_page("explore"), text)
@@ -163,14 +161,7 @@ def test_compare_with_another_strategy_shows_both_predictions_and_the_overlap(ap
     assert metric(at, "A · ACC") and metric(at, "B · attention (PoWER-BERT)")
     assert metric(at, "Pruned")  # Explore's own view stays above
 
-    loaded = load_model(str(app_env["model"]), attn_implementation="sdpa")  # as the app loads it
-    options = dict(
-        target_speedup=3.0, label_names=tuple(get_task("sst2").label_names), output_attentions=False
-    )
-    expected = compare_analyses(
-        analyze_text(loaded.model, loaded.tokenizer, text, strategy=choose_strategy("acc"), **options),
-        analyze_text(loaded.model, loaded.tokenizer, text, strategy=choose_strategy("attention"), **options),
-    )
+    expected = expected_strategy_comparison(app_env["model"], text, 3.0)
     overlap = plotly_array(figure(at, "compare_overlap")["data"][0]["y"])
     np.testing.assert_allclose(overlap, expected.overlap)
     assert metric(at, "Mean kept-set overlap") == f"{expected.overlap.mean():.2f}"

@@ -12,6 +12,7 @@ from accviz.figures.style import (
     OKABE_ITO,
     SCORE_COLOURSCALE,
     eliminated_cells,
+    solid_cells,
     style,
     token_labels,
 )
@@ -103,18 +104,14 @@ def comparison_heatmap(comparison, *, window: int = HEATMAP_WINDOW) -> go.Figure
     categories = _kept_categories(comparison)
     for name, colour, cells in categories:
         fig.add_trace(
-            go.Heatmap(
-                z=np.where(cells, 1.0, np.nan),
-                x=x,
-                y=y,
+            solid_cells(
+                np.where(cells, 1.0, np.nan),
+                x,
+                y,
+                colour,
+                name,
                 text=text,
-                colorscale=[[0, colour], [1, colour]],
-                showscale=False,
-                xgap=1,
-                ygap=1,
-                name=name,
                 hovertemplate="%{text}<extra></extra>",
-                hoverongaps=False,
             ),
             row=3,
             col=1,

@@ -46,18 +46,23 @@ def token_labels(tokens) -> list[str]:
 HEATMAP_WINDOW = 64  # tokens shown at once; a longer input scrolls, with the whole as a minimap
 
 
-def eliminated_cells(gone, x, y, **hover) -> go.Heatmap:
-    """Light grey layer × token cells where ``gone`` is set (NaN elsewhere): word-vectors already
-    eliminated. ``hover``: the trace's ``hovertemplate`` (and ``text``)."""
+def solid_cells(cells, x, y, colour: str, name: str, **hover) -> go.Heatmap:
+    """One colour on the layer × token cells where ``cells`` is set (NaN elsewhere), no colour bar.
+    ``hover``: the trace's ``hovertemplate`` (and ``text``)."""
     return go.Heatmap(
-        z=gone,
+        z=cells,
         x=x,
         y=y,
-        colorscale=[[0, ELIMINATED_GREY], [1, ELIMINATED_GREY]],
+        colorscale=[[0, colour], [1, colour]],
         showscale=False,
         xgap=1,
         ygap=1,
-        name="eliminated",
+        name=name,
         hoverongaps=False,
         **hover,
     )
+
+
+def eliminated_cells(gone, x, y, **hover) -> go.Heatmap:
+    """Light grey cells where ``gone`` is set: word-vectors already eliminated."""
+    return solid_cells(gone, x, y, ELIMINATED_GREY, "eliminated", **hover)
