@@ -45,6 +45,35 @@ def test_levers_average_seeds_interpolate_and_form_an_envelope(tmp_path):
     assert "| 4x | cut | 79.0 | 6.00 |" in envelope_markdown(envelope)
 
 
+def test_a_lever_on_another_budget_drops_against_the_plain_model_of_that_budget(tmp_path):
+    _sweep(tmp_path, "plain-s0", "acc", [(1, 1.1, 85.0), (2, 2.0, 83.0)])
+    _sweep(tmp_path, "long-plain", "acc", [(1, 1.1, 88.0), (2, 2.0, 86.5)])
+    _sweep(tmp_path, "long-fuse", "acc+fuse", [(1, 1.1, 87.0), (2, 2.0, 87.0)])
+    spec = {"task": "sst2", "reference": "plain", "levers": [
+        {"name": "plain", "strategy": "acc", "models": ["plain-s0"]},
+        {"name": "long plain", "strategy": "acc", "models": ["long-plain"], "reference": "long plain"},
+        {"name": "long fused", "strategy": "acc+fuse", "models": ["long-fuse"], "reference": "long plain"},
+    ]}  # fmt: skip
+    (tmp_path / "frontier.json").write_text(json.dumps(spec))
+    table, envelope = frontier_table(tmp_path)
+    rows = table.set_index("lever")
+    assert list(rows["reference"]) == ["plain", "long plain", "long plain"]
+    assert list(rows["baseline"]) == [85.0, 88.0, 88.0]
+    assert rows.loc["plain", "drop_2x"] == pytest.approx(2.0)
+    assert rows.loc["long plain", "drop_2x"] == pytest.approx(1.5)
+    assert rows.loc["long fused", "drop_2x"] == pytest.approx(1.0)  # against 88.0, not against 85.0
+    assert envelope.set_index("speedup").loc[2.0, "drop"] == pytest.approx(1.0)
+    spec["levers"][2]["reference"] = "nowhere"
+    (tmp_path / "frontier.json").write_text(json.dumps(spec))
+    with pytest.raises(AccvizError, match="'nowhere' is not among its levers"):
+        frontier_table(tmp_path)
+    spec["levers"][2]["reference"] = "long plain"
+    spec["levers"][1]["models"] = ["not-swept"]
+    (tmp_path / "frontier.json").write_text(json.dumps(spec))
+    with pytest.raises(AccvizError, match="No sweep of the reference lever 'long plain'"):
+        frontier_table(tmp_path)
+
+
 def test_value_at_leaves_speedups_outside_the_curve_empty():
     curve = pd.DataFrame({"estimated_speedup": [2.7, 4.0], "value": [80.0, 70.0]})
     assert np.isnan(value_at(curve, 2.0)) and value_at(curve, 4.0) == 70.0

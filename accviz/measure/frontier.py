@@ -8,8 +8,12 @@ them. For each seed's curve (primary metric against the estimated speedup, all a
 6-layer model on the same real lengths) the metric is interpolated linearly at 1.5/2/3/4x; a
 speedup outside the curve is left empty (a 3-layer model starts at ~2.7x). Then, over seeds:
 
-    drop_S = mean_seeds(value_S) - baseline       baseline = mean unpruned value of the reference lever
+    drop_S = baseline - mean_seeds(value_S)        baseline = mean unpruned value of the lever's reference
     spread_S = max_seeds(value_S) - min_seeds(value_S)
+
+The reference is the spec's (the plain model of today's recipe) unless a lever names its own: a
+lever trained on another budget is compared with the plain model of *that* budget (the honest
+baseline: the same recipe, the same real lengths).
 
 so a lever counts as a gain only where it beats the reference by more than the seeds' spread. The
 envelope is, at each speedup, the best lever: the frontier a user can pick from.
@@ -38,8 +42,10 @@ def read_levers(cached_runs: Path) -> dict:
         levers, task, reference = spec["levers"], spec["task"], spec["reference"]
     except (OSError, ValueError, KeyError) as error:
         raise AccvizError(f"{path} cannot be read as a frontier spec: {error}") from None
-    if reference not in [lever["name"] for lever in levers]:
-        raise AccvizError(f"{path}: the reference lever {reference!r} is not among its levers.")
+    names = [lever["name"] for lever in levers]
+    for wanted in [reference, *(lever["reference"] for lever in levers if "reference" in lever)]:
+        if wanted not in names:
+            raise AccvizError(f"{path}: the reference lever {wanted!r} is not among its levers.")
     return {"task": task, "reference": reference, "levers": levers}
 
 
@@ -85,6 +91,7 @@ def frontier_table(cached_runs: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows.append(
             {
                 "lever": lever["name"],
+                "reference": lever.get("reference", spec["reference"]),
                 "strategy": lever["strategy"],
                 "seeds": len(found),
                 "models": " ".join(model for model, _ in found),
@@ -102,15 +109,20 @@ def frontier_table(cached_runs: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise AccvizError(
             "No sweep of the reference lever is stored yet: run the sweeps frontier.json names."
         )
-    baseline = float(table.loc[table["lever"] == spec["reference"], "unpruned"].iloc[0])
+    unpruned = table.set_index("lever")["unpruned"]
+    missing = sorted(set(table["reference"]) - set(unpruned.index))
+    if missing:
+        raise AccvizError(
+            f"No sweep of the reference lever {missing[0]!r} is stored yet: run the sweeps frontier.json names."
+        )
+    table["baseline"] = [float(unpruned[name]) for name in table["reference"]]
     for speedup in SPEEDUPS:
         values = [[value_at(c, speedup) for c in curves[name]] for name in table["lever"]]
         table[f"value_{speedup:g}x"] = [np.nanmean(v) if np.isfinite(v).any() else np.nan for v in values]
-        table[f"drop_{speedup:g}x"] = baseline - table[f"value_{speedup:g}x"]
+        table[f"drop_{speedup:g}x"] = table["baseline"] - table[f"value_{speedup:g}x"]
         table[f"spread_{speedup:g}x"] = [
             np.ptp(v) if np.isfinite(v).all() and len(v) > 1 else np.nan for v in values
         ]
-    table["baseline"] = baseline
     envelope = []
     for speedup in SPEEDUPS:
         column = table[f"value_{speedup:g}x"]
@@ -151,7 +163,9 @@ def envelope_markdown(envelope: pd.DataFrame) -> str:
 def run_frontier(cached_runs: Path, out_dir: Path, *, command: str, smoke: bool, note: str = "", log=print):
     table, envelope = frontier_table(Path(cached_runs))
     card = bench_card("frontier", command, smoke, {"spec": str(Path(cached_runs) / FRONTIER_FILE)}, note)
-    card["baseline"] = float(table["baseline"].iloc[0])
+    card["baseline"] = float(
+        table.loc[table["lever"] == read_levers(cached_runs)["reference"], "baseline"].iloc[0]
+    )
     write_table(out_dir, "frontier", table, card)
     write_companion_table(out_dir, "frontier_envelope.csv", envelope)
     log(frontier_markdown(table))
