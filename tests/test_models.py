@@ -49,6 +49,24 @@ def test_prepared_once_then_reused_with_a_card(tiny_base):
     assert [m.name for m in list_cached_models()].count("tiny") == 1
 
 
+def test_the_card_scores_dev_with_the_strategy_the_model_was_trained_with(tiny_base, monkeypatch):
+    import accviz.store.checkpoints as checkpoints
+
+    scored_with = []
+    evaluate = checkpoints.evaluate_split
+
+    def recording(*args, **kwargs):
+        scored_with.append((kwargs["strategy"].name, kwargs["family"]))
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "evaluate_split", recording)
+    base, glue = tiny_base
+    recipe = replace(TINY_RECIPE, strategy="acc+fuse", profile_family="tilt")
+    card = read_card(_prepare(base, glue, "tiny-fused", recipe))
+    assert card["dev_strategy"] == "acc+fuse" and set(card["dev_metrics"]) == {"1.0", "2.0", "3.0"}
+    assert scored_with == [("acc+fuse", "tilt")] * 3  # not the default ACC on the default family
+
+
 def test_a_corrupted_checkpoint_is_detected_and_rebuilt(tiny_base):
     base, glue = tiny_base
     path = _prepare(base, glue, "tiny-corrupt")

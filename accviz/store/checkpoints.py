@@ -35,6 +35,7 @@ from accviz.data.tasks import TaskSpec, get_task
 from accviz.errors import AccvizError, CacheError, TrainingPaused
 from accviz.machine import launched_processes
 from accviz.measure.evaluate import evaluate_split
+from accviz.method.scoring import choose_strategy
 from accviz.store import cache
 from accviz.store.cache import slug
 from accviz.store.loading import default_base_model_path, load_model
@@ -280,6 +281,7 @@ def prepare_finetuned(
                 "strategy": config.strategy,
                 "seed": config.seed,
                 "dev_metrics": dev_metrics,
+                "dev_strategy": config.strategy,  # what scored dev: the strategy it was trained with
                 "total_time_s": round(time.perf_counter() - started, 1),
                 "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),  # published now, after the dev scores
             }
@@ -333,7 +335,9 @@ def keep_first_layers(model, num_layers: int) -> None:
 
 
 def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, progress) -> dict:
-
+    """The card's dev scores at 1/2/3x, with the strategy and profile family the model was trained
+    with (a fusion-trained model is scored with fusion), on ``eval_examples`` of dev."""
+    strategy = choose_strategy(config.strategy)
     if config.eval_examples is not None and config.eval_examples < len(dev):
         dev = dev.subset(config.eval_examples, seed=0)
     metrics = {}
@@ -343,6 +347,8 @@ def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, progress) -> dic
             tokenizer,
             dev,
             target_speedup=speedup,
+            strategy=strategy,
+            family=config.profile_family,
             max_length=config.max_length * 2,
             progress=(lambda done, total, s=speedup: progress(f"eval {s:g}x", done, total, {}))
             if progress
