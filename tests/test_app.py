@@ -243,7 +243,7 @@ def test_tradeoff_shows_the_stored_frontier_nearest_the_slider(app_env, tmp_path
     (runs / "bench").mkdir(exist_ok=True)
     pd.DataFrame({"speedup": [2.0, 3.0], "best_lever": ["plain", "layer-drop"], "value": [83.0, 80.5],
                   "drop": [2.0, 4.5]}).to_csv(runs / "bench" / "frontier_envelope.csv", index=False)  # fmt: skip
-    pd.DataFrame({"lever": ["plain"], "strategy": ["acc"], "seeds": [3], "unpruned": [85.0],
+    pd.DataFrame({"lever": ["plain"], "strategy": ["acc"], "seeds": [3], "unpruned": [85.0], "baseline": [85.0],
                   "drop_2x": [2.0]}).to_csv(runs / "bench" / "frontier.csv", index=False)  # fmt: skip
     os.environ["ACCVIZ_CACHED_RUNS"] = str(runs)
     try:
@@ -252,6 +252,15 @@ def test_tradeoff_shows_the_stored_frontier_nearest_the_slider(app_env, tmp_path
     finally:
         os.environ["ACCVIZ_CACHED_RUNS"] = str(app_env["runs"])
     assert any("best lever **layer-drop**" in m.value for m in at.markdown)
+    levers = [d.value for d in at.dataframe if "lever" in d.value.columns]
+    assert levers and list(levers[0].columns) == [
+        "lever",
+        "strategy",
+        "seeds",
+        "unpruned",
+        "baseline",
+        "drop_2x",
+    ]
 
 
 def test_fusion_is_a_choice_on_explore_and_tradeoff(app_env):

@@ -225,10 +225,10 @@ def _bench_frontier(speedup: float) -> None:
         st.markdown(
             f"Nearest stored speedup to the slider, **{nearest['speedup']:g}x**: best lever "
             f"**{nearest['best_lever']}**, {nearest['value']:.1f} ({nearest['drop']:+.2f} points below the "
-            "plain model's unpruned value; positive = a drop)."
+            "unpruned value of the plain model trained on the same budget, its `baseline`; positive = a drop)."
         )
         st.dataframe(envelope.round(2), hide_index=True, key="tradeoff_frontier_envelope")
-        shown = ["lever", "strategy", "seeds", "unpruned"] + [
+        shown = [c for c in ("lever", "strategy", "seeds", "unpruned", "baseline") if c in table] + [
             c for c in table.columns if c.startswith("drop_")
         ]
         st.dataframe(table[shown].round(2), hide_index=True, key="tradeoff_frontier")
