@@ -267,6 +267,7 @@ def test_readme_frontier_prose_is_the_stored_frontier():
     )
     fused, searched = "fusion-trained (--strategy acc+fuse)", "searched profile (elimination-trained)"
     plain_searched = "searched profile (plain, no retraining)"
+    fused_searched = "fusion-trained, searched profile with fusion"
     drop3, drop2 = "layer-drop: first 3 of 6 layers", "layer-drop: first 2 of 6 layers"
 
     def d(lever, s, digits=2):
@@ -303,6 +304,9 @@ def test_readme_frontier_prose_is_the_stored_frontier():
             f"{d(plain, 2)} / {d(plain, 3)} / {d(plain, 4, 1)} at 2 / 3 / 4x",
             f"{pm(searched, 1.5)} at 1.5x, **{pm(searched, 2)} at 2x** (geometric: {pm(elim, 2)}); it is worse at 3x "
             f"({d(searched, 3)}) and better at 4x ({d(searched, 4, 1)})",
+            f"search gives {pm(fused_searched, 2)} at 2x against their geometric profile's {pm(fused, 2)}, within the "
+            f"spread, still behind the searched elimination-trained models, and {pm(fused_searched, 3)} at 3x against "
+            f"{pm(fused, 3)}: no gain where fusion-trained models are best",
             f"the search gains nothing at 2x ({d(plain_searched, 2)} against {d(plain, 2)}) and much at 4x "
             f"({d(plain_searched, 4, 1)} against {d(plain, 4, 1)})",
             f"{d(teacher, 2)} at 2x and {d(teacher, 3)} at 3x (one seed), just past the elimination-trained seeds' "
