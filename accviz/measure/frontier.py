@@ -11,12 +11,12 @@ speedup outside the curve is left empty (a 3-layer model starts at ~2.7x). Then,
     drop_S = baseline - mean_seeds(value_S)        baseline = mean unpruned value of the lever's reference
     spread_S = max_seeds(value_S) - min_seeds(value_S)
 
+so a lever counts as a gain only where it beats the reference by more than the seeds' spread. The
+envelope is, at each speedup, the lever with the highest metric: the frontier a user can pick from.
+
 The reference is the spec's (the plain model of today's recipe) unless a lever names its own: a
 lever trained on another budget is compared with the plain model of *that* budget (the honest
 baseline: the same recipe, the same real lengths).
-
-so a lever counts as a gain only where it beats the reference by more than the seeds' spread. The
-envelope is, at each speedup, the best lever: the frontier a user can pick from.
 """
 
 from __future__ import annotations
