@@ -407,6 +407,25 @@ def test_a_missing_seed_does_not_shift_the_others_out_of_their_pairs():
     assert elim["seeds"] == 1 and elim["drop_1x"] == pytest.approx(1.0)
 
 
+def test_a_suite_swept_with_fusion_only_is_averaged():
+    from accviz.measure.average import Comparison, average_drop_table
+
+    table = pd.DataFrame(
+        [
+            _accuracy_row("p0", "sst2", "accuracy", "acc", [90, 90, 88, 84, 80]),
+            _accuracy_row("q0", "mrpc", "f1", "acc", [80, 80, 80, 78, 76]),
+            # a searched profile with fusion: its sweeps hold the acc+fuse curve only
+            _accuracy_row("s0", "sst2", "accuracy", "acc+fuse", [90, 90, 89, 87, 85]),
+            _accuracy_row("t0", "mrpc", "f1", "acc+fuse", [80, 80, 80, 79, 78]),
+        ]
+    )
+    suites = {"plain": {"sst2": ("p0",), "mrpc": ("q0",)}, "searched": {"sst2": ("s0",), "mrpc": ("t0",)}}
+    rows = average_drop_table(table, [Comparison("c", "plain", suites, {})])
+    searched = rows[rows.suite == "searched"]
+    assert list(searched["strategy"]) == ["acc+fuse"] and searched.iloc[0]["tasks"] == "mrpc sst2"
+    assert searched.iloc[0]["drop_3x"] == pytest.approx((3 + 1) / 2)
+
+
 def test_machine_cards_keep_the_keys_of_the_stored_cards():
     """One machine module for every card: the keys readers of the stored cards rely on stay."""
     sweep_card = json.loads(

@@ -103,6 +103,7 @@ def average_drop_table(table: pd.DataFrame, comparisons: list[Comparison]) -> pd
         return pd.DataFrame()
     primary = primary_metric_rows(table)
     curves = {(r["model"], r["task"], r["strategy"]): r for r in primary.to_dict("records")}
+    swept = {(model, task) for model, task, _ in curves}  # a sweep of any strategy: a fusion-only one too
     columns = [accuracy_column(s) for s in SPEEDUPS]
     rows = []
     for comparison in comparisons:
@@ -110,7 +111,7 @@ def average_drop_table(table: pd.DataFrame, comparisons: list[Comparison]) -> pd
         def model_at(suite: str, task: str, i: int, comparison=comparison) -> str | None:
             """Seed position i of a suite's task, if its sweep exists (positions never shift)."""
             models = comparison.suites[suite].get(task, ())
-            return models[i] if i < len(models) and (models[i], task, "acc") in curves else None
+            return models[i] if i < len(models) and (models[i], task) in swept else None
 
         longest = max((len(m) for tasks_ in comparison.suites.values() for m in tasks_.values()), default=0)
         tasks = sorted(
