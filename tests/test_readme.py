@@ -561,11 +561,11 @@ def test_readme_three_seed_and_searched_prose_is_the_stored_average():
     def pm(r, column):
         return f"{r[f'drop_{column}']:.2f} ± {r[f'drop_std_{column}']:.2f}"
 
-    def task_mean(task, kind, column):
+    def task_mean(task, kind, column, strategy="acc"):
         metric = TASKS[task].primary_metric
         rows = ACCURACY[
             ACCURACY.model.isin([f"minilm-{task}-{kind}".format(s=s) for s in range(3)])
-            & (ACCURACY.strategy == "acc")
+            & (ACCURACY.strategy == strategy)
             & (ACCURACY.metric == metric)
         ]
         assert len(rows) == 3, (task, kind)
@@ -575,14 +575,7 @@ def test_readme_three_seed_and_searched_prose_is_the_stored_average():
         return " / ".join(task_mean("stsb", kind, c) for c in ("1.5x", "2x", "4x"))
 
     def fused_mean(task, kind):
-        metric = TASKS[task].primary_metric
-        rows = ACCURACY[
-            ACCURACY.model.isin([f"minilm-{task}-{kind}".format(s=s) for s in range(3)])
-            & (ACCURACY.strategy == "acc+fuse")
-            & (ACCURACY.metric == metric)
-        ]
-        assert len(rows) == 3, (task, kind)
-        return f"{rows['2x'].mean():.1f}"
+        return task_mean(task, kind, "2x", strategy="acc+fuse")
 
     assert int(plain.seeds) == 3 and int(searched.seeds) == 3
     assert fused_searched.drop_2x == both.drop_2x.min() and fused_searched.drop_3x == both.drop_3x.min()
