@@ -295,6 +295,11 @@ def test_readme_frontier_prose_is_the_stored_frontier():
     assert envelope.loc[2, "best_lever"] == long_plain_fuse and envelope.loc[3, "best_lever"] == long_fused
     lowest = {s: FRONTIER[f"drop_{s}x"].idxmin() for s in (2, 3, 4)}  # the goals: the smallest drop
     assert lowest == {2: searched, 3: long_fused, 4: long_fused}
+    # "still behind the searched elimination-trained models", "no gain where fusion-trained models are best"
+    assert FRONTIER.loc[fused_searched, "drop_2x"] > FRONTIER.loc[searched, "drop_2x"]
+    assert FRONTIER.loc[fused_searched, "drop_3x"] > FRONTIER.loc[fused, "drop_3x"]
+    # the long budget's "drops do not shrink"
+    assert all(FRONTIER.loc[long_plain, f"drop_{s}x"] >= FRONTIER.loc[plain, f"drop_{s}x"] for s in (2, 3, 4))
     long = FRONTIER.loc[long_plain]
     sixteen_k = FRONTIER[FRONTIER["reference"] == plain]
     envelope_16k_2x = sixteen_k["value_2x"].max()
