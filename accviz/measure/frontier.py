@@ -105,16 +105,13 @@ def frontier_table(cached_runs: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             }
         )
     table = pd.DataFrame(rows)
-    if table.empty or spec["reference"] not in set(table["lever"]):
-        raise AccvizError(
-            "No sweep of the reference lever is stored yet: run the sweeps frontier.json names."
-        )
-    unpruned = table.set_index("lever")["unpruned"]
-    missing = sorted(set(table["reference"]) - set(unpruned.index))
+    named = {spec["reference"], *(row["reference"] for row in rows)}  # the spec's, and each swept lever's
+    missing = sorted(named - {row["lever"] for row in rows})
     if missing:
         raise AccvizError(
             f"No sweep of the reference lever {missing[0]!r} is stored yet: run the sweeps frontier.json names."
         )
+    unpruned = table.set_index("lever")["unpruned"]
     table["baseline"] = [float(unpruned[name]) for name in table["reference"]]
     for speedup in SPEEDUPS:
         values = [[value_at(c, speedup) for c in curves[name]] for name in table["lever"]]
