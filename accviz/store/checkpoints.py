@@ -35,7 +35,7 @@ from accviz.data.tasks import TaskSpec, get_task
 from accviz.errors import AccvizError, CacheError, TrainingPaused
 from accviz.machine import launched_processes
 from accviz.measure.evaluate import evaluate_split
-from accviz.method.scoring import choose_strategy
+from accviz.method.scoring import ChosenStrategy
 from accviz.store import cache
 from accviz.store.cache import slug
 from accviz.store.loading import default_base_model_path, load_model
@@ -266,7 +266,7 @@ def prepare_finetuned(
             broadcast_object_list([True])  # the other processes train beside this one
             announced.append(True)
         train, dev, loaded, base_layers, result = trained()
-        dev_metrics = _dev_metrics(result.model, loaded.tokenizer, dev, config, progress)
+        dev_metrics = _dev_metrics(result.model, loaded.tokenizer, dev, config, result.strategy, progress)
         card = dict(result.card)
         card.update(
             {
@@ -334,10 +334,9 @@ def keep_first_layers(model, num_layers: int) -> None:
     model.config.num_hidden_layers = num_layers
 
 
-def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, progress) -> dict:
-    """The card's dev scores at 1/2/3x, with the strategy and profile family the model was trained
-    with (a fusion-trained model is scored with fusion), on ``eval_examples`` of dev."""
-    strategy = choose_strategy(config.strategy)
+def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, strategy: ChosenStrategy, progress) -> dict:
+    """The card's dev scores at 1/2/3x, with the strategy (resolved by ``finetune``) and profile family
+    the model was trained with (a fusion-trained model is scored with fusion), on ``eval_examples`` of dev."""
     if config.eval_examples is not None and config.eval_examples < len(dev):
         dev = dev.subset(config.eval_examples, seed=0)
     metrics = {}

@@ -49,7 +49,7 @@ from accviz.errors import AccvizError
 from accviz.machine import provenance
 from accviz.method.profile import DEFAULT_FAMILY, EliminationProfile
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import choose_strategy
+from accviz.method.scoring import ACC, ChosenStrategy, choose_strategy
 from accviz.method.speedup import solve_profile
 
 ProgressFn = Callable[[int, int, dict], None]  # (step, total_steps, info) -> None
@@ -126,6 +126,7 @@ class FinetuneResult:
     tokenizer: object
     card: dict
     losses: list[float] = field(default_factory=list)
+    strategy: ChosenStrategy = ACC  # the recipe's strategy, resolved once for the run (and its dev scores)
 
 
 def _profiles_for(
@@ -316,7 +317,7 @@ def finetune(
         "final_loss_mean_last_20": sum(losses[-20:]) / max(1, len(losses[-20:])),
         **provenance(),
     }
-    return FinetuneResult(model=model, tokenizer=tokenizer, card=card, losses=losses)
+    return FinetuneResult(model=model, tokenizer=tokenizer, card=card, losses=losses, strategy=strategy)
 
 
 def training_subset(count: int, max_examples: int | None, rng: random.Random) -> list[int]:
