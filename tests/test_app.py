@@ -263,6 +263,29 @@ def test_tradeoff_shows_the_stored_frontier_nearest_the_slider(app_env, tmp_path
     ]
 
 
+def test_tradeoff_shows_the_best_suite_at_each_speedup(app_env, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    shutil.copytree(app_env["runs"], runs)
+    (runs / "bench").mkdir(exist_ok=True)
+    shutil.copy(REPO_ROOT / "cached_runs" / "bench" / "accuracy.csv", runs / "bench" / "accuracy.csv")
+    pd.DataFrame({"comparison": ["depth"] * 2, "speedup": ["2x", "3x"], "suite": ["plain", "first 3 of 6 layers"],
+                  "strategy": ["acc", "acc"], "drop": [2.0, 4.5], "drop_std": [0.3, 0.4], "seeds": [3, 3]}).to_csv(
+        runs / "bench" / "accuracy_average_envelope.csv", index=False)  # fmt: skip
+    os.environ["ACCVIZ_CACHED_RUNS"] = str(runs)
+    try:
+        at = run_page("tradeoff")
+    finally:
+        os.environ["ACCVIZ_CACHED_RUNS"] = str(app_env["runs"])
+    assert not at.exception, [e.value for e in at.exception]
+    envelopes = [d.value for d in at.dataframe if "suite" in d.value.columns]
+    assert envelopes and list(envelopes[0]["suite"]) == ["plain", "first 3 of 6 layers"]
+    assert any("best suite at each speedup" in m.value for m in at.markdown)
+
+
 def test_fusion_is_a_choice_on_explore_and_tradeoff(app_env):
     for page, slider in (("explore", "explore_speedup"), ("tradeoff", "tradeoff_speedup")):
         at = run_page(page)

@@ -328,7 +328,7 @@ def test_report_prints_the_stored_tables_as_markdown(smoke_run, tmp_path, capsys
     assert "| sst2 (accuracy) | minilm | attention (PoWER-BERT) | 90.0 | – | **89.8** |" in printed
     assert "average drop over tasks:" in printed and "not found" in printed  # the smoke sweeps form no suite
     assert bench.main(["report", "--out", str(tmp_path / "empty")]) == 0
-    assert capsys.readouterr().out.count("not found") == 7
+    assert capsys.readouterr().out.count("not found") == 9
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "speedup.csv").write_text("a,b\n1,2\n")
     assert bench.main(["report", "--out", str(tmp_path / "bad")]) == 1
@@ -424,6 +424,101 @@ def test_a_suite_swept_with_fusion_only_is_averaged():
     searched = rows[rows.suite == "searched"]
     assert list(searched["strategy"]) == ["acc+fuse"] and searched.iloc[0]["tasks"] == "mrpc sst2"
     assert searched.iloc[0]["drop_3x"] == pytest.approx((3 + 1) / 2)
+
+
+def test_the_average_envelope_picks_the_best_suite_and_a_shallower_model_counts_where_it_exists():
+    from accviz.measure.average import (
+        Comparison,
+        average_drop_markdown,
+        average_drop_table,
+        average_envelope,
+        average_envelope_markdown,
+    )
+
+    nan = float("nan")
+    table = pd.DataFrame(
+        [
+            _accuracy_row("p0", "sst2", "accuracy", "acc", [90, 90, 88, 80, 70]),
+            _accuracy_row("q0", "mrpc", "f1", "acc", [80, 80, 79, 76, 70]),
+            # a 3-layer model: faster than 2x unpruned, so its sweep has no 1-2x points
+            _accuracy_row("l0", "sst2", "accuracy", "acc", [nan, nan, nan, 87, 86]),
+            _accuracy_row("m0", "mrpc", "f1", "acc", [nan, nan, nan, 78, 78]),
+        ]
+    )
+    suites = {"plain": {"sst2": ("p0",), "mrpc": ("q0",)}, "3 layers": {"sst2": ("l0",), "mrpc": ("m0",)}}
+    average = average_drop_table(table, [Comparison("depth", "plain", suites, {})])
+    shallow = average[average.suite == "3 layers"].iloc[0]
+    assert np.isnan(shallow["drop_2x"]) and shallow["drop_3x"] == pytest.approx((3 + 2) / 2)
+    markdown = average_drop_markdown(average)
+    assert "| depth | 3 layers | ACC | mrpc sst2 | 1 | – | – | – | 2.50 | 3.00 |" in markdown
+    envelope = average_envelope(average).set_index("speedup")
+    # plain wins where the shallow model has no point (and at 1x-2x ties nothing), 3 layers at 3x and 4x
+    assert list(envelope["suite"]) == ["plain", "plain", "plain", "3 layers", "3 layers"]
+    assert envelope.loc["3x", "drop"] == pytest.approx(2.5)
+    assert envelope.loc["2x", "drop"] == pytest.approx(1.5)
+    assert "| depth | 4x | 3 layers | ACC | 3.00 |" in average_envelope_markdown(envelope.reset_index())
+    assert average_envelope(pd.DataFrame()).empty
+
+
+def _write_sweep(root, model, task, metric, points, wall_s):
+    """A sweep of one acc curve: points = [(target, estimated, value), ...], trained in wall_s."""
+    from accviz.results import SWEEP_COLUMNS, sweep_dir, write_sweep
+
+    rows = [
+        {"model": model, "task": task, "split": "dev", "source": "test", "strategy": "acc", "target_speedup": t,
+         "estimated_speedup": e, "estimated_speedup_padded128": e, "measured_speedup": np.nan, "metric": metric,
+         "value": v, "value_std": 0.0, "mean_kept_last": 1.0, "n_examples": 10}
+        for t, e, v in points
+    ]  # fmt: skip
+    card = {"model": model, "task": task, "model_training": {"wall_time_s": wall_s}}
+    write_sweep(pd.DataFrame(rows, columns=SWEEP_COLUMNS), sweep_dir(root, model, task), card)
+
+
+def test_the_ablation_joins_the_average_the_sst2_drop_and_the_fine_tuning_time(tmp_path):
+    from accviz.errors import AccvizError
+    from accviz.measure.ablation import ablation_markdown, ablation_table, read_ablation_spec
+    from accviz.measure.bench_accuracy import accuracy_table
+
+    full = [(1, 1.1, None), (1.5, 1.5, None), (2, 2, None), (3, 3, None), (4, 4, None)]
+
+    def curve(values):
+        return [(t, e, v) for (t, e, _), v in zip(full, values, strict=True)]
+
+    _write_sweep(tmp_path, "p0", "sst2", "accuracy", curve([90, 90, 88, 84, 80]), 600)
+    _write_sweep(tmp_path, "q0", "mrpc", "f1", curve([80, 80, 80, 78, 76]), 300)
+    # a 3-layer model: its sweep starts at its own unpruned point, faster than 2x
+    _write_sweep(tmp_path, "l0", "sst2", "accuracy", [(1.99, 2.7, 86), (3, 3, 85), (4, 4, 83)], 240)
+    _write_sweep(tmp_path, "m0", "mrpc", "f1", [(1.99, 2.7, 79), (3, 3, 79), (4, 4, 78)], 60)
+    # a second seed of SST-2 only: the SST-2 columns must pair the average's seeds, not these
+    _write_sweep(tmp_path, "p1", "sst2", "accuracy", curve([70, 70, 70, 70, 70]), 600)
+    _write_sweep(tmp_path, "l1", "sst2", "accuracy", [(1.99, 2.7, 50), (3, 3, 50), (4, 4, 50)], 240)
+    suites = {
+        "comparisons": [
+            {"name": "c", "reference": "plain", "suites": {
+                "plain": {"sst2": ["p0", "p1"], "mrpc": ["q0"]}, "3 layers": {"sst2": ["l0", "l1"], "mrpc": ["m0"]}}}
+        ],
+        "ablation": {"comparison": "c", "commands": {"3 layers": "accviz finetune --layers 3 ..."}},
+    }  # fmt: skip
+    (tmp_path / "suites.json").write_text(json.dumps(suites))
+    table = accuracy_table(tmp_path)
+    shallow = table[table.model == "l0"].iloc[0]  # (s0)
+    assert shallow["baseline"] == 86 and np.isnan(shallow["2x"])  # its unpruned point, not NaN
+    comparison, commands = read_ablation_spec(tmp_path / "suites.json")
+    ablation = ablation_table(table, comparison, commands, tmp_path).set_index("suite")
+    plain, three = ablation.loc["plain"], ablation.loc["3 layers"]
+    assert plain["unpruned"] == pytest.approx(85) and three["unpruned"] == pytest.approx((86 + 79) / 2)
+    # baselines 90 (sst2) and 80 (mrpc): at 3x (90 - 85 + 80 - 79) / 2 = 3; SST-2 alone 5
+    assert three["avg_drop_3x"] == pytest.approx(3.0) and three["sst2_drop_3x"] == pytest.approx(5.0)
+    assert plain["avg_drop_2x"] == pytest.approx(1.0) and plain["sst2_drop_2x"] == pytest.approx(2.0)
+    assert np.isnan(three["avg_drop_2x"]) and np.isnan(three["sst2_drop_2x"])
+    assert plain["fine_tuning_min"] == pytest.approx(15) and three["fine_tuning_min"] == pytest.approx(5)
+    assert three["command"].startswith("accviz finetune --layers 3") and plain["command"] == ""
+    markdown = ablation_markdown(ablation.reset_index())
+    assert "| 3 layers | ACC | 1 | 82.5 | – | – | 3.00 | 4.50 | – | 5.00 | 5 min |" in markdown
+    suites["ablation"]["comparison"] = "no such comparison"
+    (tmp_path / "suites.json").write_text(json.dumps(suites))
+    with pytest.raises(AccvizError, match="names no comparison"):
+        read_ablation_spec(tmp_path / "suites.json")
 
 
 def test_machine_cards_keep_the_keys_of_the_stored_cards():

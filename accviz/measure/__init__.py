@@ -3,7 +3,8 @@
 latency   interleaved timing and the calibrated latency predictor
 evaluate  one checkpoint at one target speedup on one split
 sweep     a checkpoint over a grid of speedups and strategies
-average   the average drop over tasks and seeds (suites from cached_runs/suites.json)
+average   the average drop over tasks and seeds (suites from cached_runs/suites.json), its envelope
+ablation  one row per lever over every task: average and SST-2 drops, fine-tuning time, command
 frontier  the per-lever table and the envelope over depth and speedup
 workloads what the latency benchmarks time, and timing it in one interleaved run
 bench_speedup, bench_fidelity, bench_accuracy   one module per benchmark (``python -m accviz.bench``)

@@ -1,11 +1,13 @@
 """Benchmark: what accuracy each strategy keeps at each speedup, from the stored sweeps.
 
-    python -m accviz.bench accuracy   ->  cached_runs/bench/accuracy.csv, accuracy_average.csv (+ .json)
+    python -m accviz.bench accuracy   ->  cached_runs/bench/accuracy.csv, accuracy_average.csv (+ .json),
+                                          accuracy_average_envelope.csv, ablation.csv
 
 Measures nothing: it pivots every ``cached_runs/*/sweep.csv`` (``accviz.results.read_sweeps``,
 checksums verified) into one row per (model, task, metric, strategy):
 
-    baseline                 the strategy's own value at 1x (else the mean of the task's 1x values)
+    baseline                 the strategy's own value at 1x (else the mean of the model's 1x values;
+                             a shallower model that starts faster than 1x: its value at its first point)
     "1x" .. "4x"             the metric at ACCURACY_SPEEDUPS (NaN where the sweep has no such target)
     speedup_at_0.75_drop     the estimated speedup where the curve (metric against estimated speedup)
                              first drops MAX_DROP_POINTS below the baseline, interpolated linearly
@@ -13,7 +15,9 @@ checksums verified) into one row per (model, task, metric, strategy):
     max_estimated_speedup    the curve's last point
 
 then averages the drop over tasks per training suite (``cached_runs/suites.json``,
-``accviz.measure.average``) into ``accuracy_average.csv``.
+``accviz.measure.average``) into ``accuracy_average.csv``, and keeps the best suite at each
+speedup in ``accuracy_average_envelope.csv``; where ``suites.json`` names an ablation, one row per
+lever over every task in ``ablation.csv`` (``accviz.measure.ablation``).
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from accviz.measure.ablation import ablation_table, read_ablation_spec
 from accviz.measure.average import (
     MAX_DROP_POINTS,
     SUITES_FILE,
     average_drop_table,
+    average_envelope,
     read_comparisons,
     speedup_at_drop,
 )
@@ -47,6 +53,7 @@ from accviz.results import (
     bench_card,
     list_sweeps,
     read_sweeps,
+    write_companion_table,
     write_table,
 )
 
@@ -66,6 +73,8 @@ def accuracy_table(cached_runs_dir: str | Path) -> pd.DataFrame:
             curve = group[group[COL_STRATEGY] == strategy].sort_values(COL_TARGET)
             own_one = curve[np.isclose(curve[COL_TARGET], 1.0)]
             baseline = float(own_one[COL_VALUE].mean()) if len(own_one) else common_baseline
+            if not len(at_one) and len(curve):  # a shallower model starts faster than 1x: its first point
+                baseline = float(curve[COL_VALUE].iloc[0])
             row = {"model": model, "task": task, "metric": metric, "strategy": strategy, "baseline": baseline}
             for speedup in ACCURACY_SPEEDUPS:
                 match = curve[np.isclose(curve[COL_TARGET], speedup)]
@@ -124,9 +133,19 @@ def run_accuracy(
         write_table(
             out_dir, "accuracy_average", average, {**card, "settings": {**card["settings"], "suites": suites}}
         )
+        envelope = average_envelope(average)
+        write_companion_table(out_dir, "accuracy_average_envelope.csv", envelope)
         log(
             show_table(
                 average, average.columns, "\naverage drop over tasks (points below the reference suite's 1x)"
             )
         )
+        log(show_table(envelope, envelope.columns, "\nthe best suite at each speedup, per comparison"))
+        spec = read_ablation_spec(suites_file)
+        ablation = ablation_table(table, *spec, Path(cached_runs_dir)) if spec else pd.DataFrame()
+        if spec and ablation.empty:
+            log(f"ablation: comparison {spec[0].name!r} has no task swept in every suite; not written.")
+        elif spec:
+            write_companion_table(out_dir, "ablation.csv", ablation)
+            log(show_table(ablation, [c for c in ablation.columns if c != "command"], "\nthe ablation"))
     return table

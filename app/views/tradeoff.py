@@ -197,6 +197,17 @@ def _bench_accuracy_tables() -> None:
                 st.dataframe(
                     pd.read_csv(average_path).round(2), hide_index=True, key="tradeoff_bench_average"
                 )
+            envelope_path = folder / "accuracy_average_envelope.csv"
+            if envelope_path.exists():
+                st.markdown(
+                    "**The best suite at each speedup** (smallest average drop per comparison; with the "
+                    "layer-drop suites, the best pair of depth and elimination for that target, picked on dev)"
+                )
+                st.dataframe(
+                    pd.read_csv(envelope_path).round(2),
+                    hide_index=True,
+                    key="tradeoff_bench_average_envelope",
+                )
             card_path = folder / "accuracy.json"
             card = json.loads(card_path.read_text()) if card_path.exists() else {}
         except (ValueError, KeyError, OSError, AttributeError) as error:

@@ -1,0 +1,160 @@
+"""The ablation table: one row per lever measured on every task, the issue's one-glance summary.
+
+    python -m accviz.bench accuracy   ->  ... cached_runs/bench/ablation.csv
+
+A lever is a (suite, strategy) of the comparison that ``suites.json`` names under ``"ablation"``
+(``accviz.measure.average``). Per lever, from the stored sweeps (``accuracy_table``'s rows):
+
+    unpruned        mean over tasks and seeds of the primary metric at the suite's first point
+                    (1x; a shallower model's own unpruned point, ~1.9x for 4 layers, ~2.7x for 3)
+    avg drop S      ``average_drop_table`` at S = 1.5/2/3/4x: points below the reference suite's
+                    unpruned value, averaged over tasks (RTE left out below 60%), mean over seeds
+    SST-2 drop S    the same formula on SST-2 alone at S = 2/3x
+    ± (std)         over seeds (ddof 1), as in the average table
+    fine-tuning     the suite's fine-tuning wall time summed over its tasks, mean over seeds (from
+                    each sweep card's ``model_training``; one torch thread here)
+    command         what produced the suite's sweeps (``suites.json``)
+
+so every number is one the average table or the sweeps already hold; this only joins them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from accviz.errors import AccvizError, CacheError
+from accviz.measure.average import Comparison, average_drop_table, read_comparisons
+from accviz.method.scoring import strategy_label
+from accviz.results import primary_metric_rows, read_sweep, sweep_dir
+
+ABLATION_SPEEDUPS = ("1.5x", "2x", "3x", "4x")
+SST2_SPEEDUPS = ("2x", "3x")
+
+
+def read_ablation_spec(suites_file: str | Path) -> tuple[Comparison, dict[str, str]] | None:
+    """(the comparison ``suites.json`` names as the ablation, each suite's command); None if none."""
+    comparisons = read_comparisons(suites_file)  # a malformed file is an AccvizError here
+    spec = json.loads(Path(suites_file).read_text()).get("ablation")
+    if spec is None:
+        return None
+    found = [c for c in comparisons if isinstance(spec, dict) and c.name == spec.get("comparison")]
+    if not found or not isinstance(spec.get("commands", {}), dict):
+        raise AccvizError(f"{suites_file}: the ablation names no comparison of the file: {spec!r}.")
+    return found[0], dict(spec.get("commands", {}))
+
+
+def _fine_tuning_minutes(cached_runs: Path, models: dict[str, tuple[str, ...]], seeds: int) -> float:
+    """Wall time of the fine-tunes behind ``models`` (task -> seeds), summed over tasks, mean over
+    the first ``seeds`` seeds; NaN where a sweep card lacks it."""
+    per_seed = []
+    for i in range(seeds):
+        walls = []
+        for task, names in models.items():
+            try:
+                _, card = read_sweep(sweep_dir(cached_runs, names[i], task))
+                walls.append(float(card.get("model_training", {}).get("wall_time_s", np.nan)))
+            except (CacheError, OSError, IndexError):
+                walls.append(np.nan)
+        per_seed.append(sum(walls) / 60)
+    return float(np.mean(per_seed)) if per_seed else float("nan")
+
+
+def _paired(comparison: Comparison, table: pd.DataFrame, tasks: list[str]) -> Comparison:
+    """The comparison cut to its averaged tasks and to the seed positions swept in every suite and
+    task, so the SST-2 columns pair the same seeds as the average (not the ones SST-2 alone has)."""
+    swept = set(zip(table["model"], table["task"], strict=True))
+    longest = max(len(comparison.suites[s].get(t, ())) for s in comparison.suites for t in tasks)
+    positions = [
+        i
+        for i in range(longest)
+        if all(
+            i < len(comparison.suites[s].get(t, ())) and (comparison.suites[s][t][i], t) in swept
+            for s in comparison.suites
+            for t in tasks
+        )
+    ]
+    suites = {
+        s: {t: tuple(comparison.suites[s][t][i] for i in positions) for t in tasks} for s in comparison.suites
+    }
+    return replace(comparison, suites=suites)
+
+
+def ablation_table(
+    table: pd.DataFrame, comparison: Comparison, commands: dict[str, str], cached_runs: Path
+) -> pd.DataFrame:
+    """``accuracy_table``'s output -> one row per (suite, strategy) averaged over every task."""
+    average = average_drop_table(table, [comparison])
+    if average.empty:
+        return pd.DataFrame()
+    comparison = _paired(comparison, table, average["tasks"].iloc[0].split())
+    average = average_drop_table(table, [comparison])  # the same seeds as the SST-2 columns below
+    sst2_only = replace(
+        comparison, suites={s: {"sst2": t["sst2"]} for s, t in comparison.suites.items() if "sst2" in t}
+    )
+    sst2 = (
+        average_drop_table(table, [sst2_only]).set_index(["suite", "strategy"]) if sst2_only.suites else None
+    )
+    primary = {
+        (r["model"], r["task"], r["strategy"]): r["baseline"]
+        for r in primary_metric_rows(table).to_dict("records")
+    }
+    rows = []
+    for record in average.to_dict("records"):
+        suite, strategy, tasks = record["suite"], record["strategy"], record["tasks"].split()
+        unpruned = [
+            primary.get((model, task, strategy), np.nan)
+            for task in tasks
+            for model in comparison.suites[suite][task][: int(record["seeds"])]
+        ]
+        row = {
+            "suite": suite,
+            "strategy": strategy,
+            "tasks": record["tasks"],
+            "seeds": int(record["seeds"]),
+            "unpruned": float(np.mean(unpruned)),
+        }
+        for column in ABLATION_SPEEDUPS:
+            row[f"avg_drop_{column}"] = record[f"drop_{column}"]
+            row[f"avg_drop_std_{column}"] = record[f"drop_std_{column}"]
+        for column in SST2_SPEEDUPS:
+            found = sst2 is not None and (suite, strategy) in sst2.index
+            row[f"sst2_drop_{column}"] = sst2.loc[(suite, strategy), f"drop_{column}"] if found else np.nan
+            row[f"sst2_drop_std_{column}"] = (
+                sst2.loc[(suite, strategy), f"drop_std_{column}"] if found else np.nan
+            )
+        models = {task: comparison.suites[suite][task] for task in tasks}
+        row["fine_tuning_min"] = _fine_tuning_minutes(cached_runs, models, row["seeds"])
+        row["command"] = commands.get(suite, "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cell(value: float, std: float) -> str:
+    if not np.isfinite(value):
+        return "–"
+    return f"{round(value, 2) + 0.0:.2f}" + (f" ± {std:.2f}" if np.isfinite(std) else "")
+
+
+def ablation_markdown(ablation: pd.DataFrame) -> str:
+    """The ablation as Markdown: one row per lever; commands go below the table, not in it."""
+    header = (
+        " | ".join(f"avg drop {c}" for c in ABLATION_SPEEDUPS)
+        + " | "
+        + " | ".join(f"SST-2 drop {c}" for c in SST2_SPEEDUPS)
+    )
+    lines = [f"| lever | strategy | seeds | unpruned (mean of tasks) | {header} | fine-tuning (its tasks, one seed) |",
+             "|---|---|---|---|" + "---|" * (len(ABLATION_SPEEDUPS) + len(SST2_SPEEDUPS)) + "---|"]  # fmt: skip
+    for row in ablation.to_dict("records"):
+        cells = [_cell(row[f"avg_drop_{c}"], row[f"avg_drop_std_{c}"]) for c in ABLATION_SPEEDUPS]
+        cells += [_cell(row[f"sst2_drop_{c}"], row[f"sst2_drop_std_{c}"]) for c in SST2_SPEEDUPS]
+        wall = f"{row['fine_tuning_min']:.0f} min" if np.isfinite(row["fine_tuning_min"]) else "–"
+        lines.append(
+            f"| {row['suite']} | {strategy_label(row['strategy'])} | {row['seeds']} | {row['unpruned']:.1f} | "
+            + " | ".join(cells) + f" | {wall} |"
+        )  # fmt: skip
+    return "\n".join(lines)
