@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from accviz.data.tasks import TASKS
-from accviz.measure.average import average_drop_markdown
+from accviz.measure.ablation import ablation_markdown
+from accviz.measure.average import average_drop_markdown, average_envelope_markdown
 from accviz.measure.frontier import envelope_markdown, frontier_markdown
 from accviz.measure.report import (
     accuracy_markdown,
@@ -31,6 +32,8 @@ README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
         (int8_markdown, "int8.csv"),
         (int8_predictor_markdown, "int8_predictor.csv"),
         (frontier_markdown, "frontier.csv"),
+        (average_envelope_markdown, "accuracy_average_envelope.csv"),
+        (ablation_markdown, "ablation.csv"),
     ],
 )
 def test_readme_shows_the_stored_table(render, name):
@@ -274,6 +277,8 @@ def test_readme_frontier_prose_is_the_stored_frontier():
         "long budget: fusion-trained",
     )
     drop3, drop2 = "layer-drop: first 3 of 6 layers", "layer-drop: first 2 of 6 layers"
+    drop4, drop4_fuse = "layer-drop: first 4 of 6 layers", "layer-drop 4 layers, fusion at evaluation"
+    drop3_fuse = "layer-drop 3 layers, fusion at evaluation"
 
     def d(lever, s, digits=2):
         return f"{FRONTIER.loc[lever, f'drop_{s}x']:.{digits}f}"
@@ -310,7 +315,14 @@ def test_readme_frontier_prose_is_the_stored_frontier():
     def v(lever, s):
         return f"{FRONTIER.loc[lever, f'value_{s}x']:.1f}"
 
-    layer3, layer2 = FRONTIER.loc[drop3], FRONTIER.loc[drop2]
+    layer4, layer3, layer2 = FRONTIER.loc[drop4], FRONTIER.loc[drop3], FRONTIER.loc[drop2]
+    # "depth is within the spread everywhere": each gap to the elimination lever is below both spreads
+    for depth, lever, s in ((drop4, searched, 2), (drop4, fused, 3), (drop3, fused, 4)):
+        gap = abs(FRONTIER.loc[depth, f"drop_{s}x"] - FRONTIER.loc[lever, f"drop_{s}x"])
+        assert gap < (FRONTIER.loc[depth, f"spread_{s}x"] + FRONTIER.loc[lever, f"spread_{s}x"]) / 2, (
+            depth,
+            s,
+        )
     assert_in_readme(
         [
             f"accuracy, **{baseline:.2f}**, the mean of its three seeds ({' / '.join(f'{s:.2f}' for s in seeds)}: "
@@ -333,12 +345,16 @@ def test_readme_frontier_prose_is_the_stored_frontier():
             f"({d(plain_searched, 4, 1)} against {d(plain, 4, 1)})",
             f"{d(teacher, 2)} at 2x and {d(teacher, 3)} at 3x (one seed), just past the elimination-trained seeds' "
             f"{pm(elim, 2)} at 2x: not a gain beyond the spread; with fusion {d(teacher_fuse, 2)} at 2x",
-            f"the first 3 of 6 layers alone reach {layer3['unpruned']:.1f} at {layer3['unpruned_speedup']:.2f}x "
-            f"({baseline - layer3['unpruned']:.1f} points), and with ACC elimination on top {d(drop3, 3)} at 3x and "
-            f"**{d(drop3, 4)} at 4x**: at 4x it ties the fusion-trained model ({pm(fused, 4)}), and past 4x the "
-            f"2-layer model ({layer2['unpruned']:.1f} at {layer2['unpruned_speedup']:.0f}x) and the 3-layer one with "
-            f"elimination ({three.loc[5.0]:.1f} at 5x, {three.loc[6.0]:.1f} at 6x)",
-            f"Elimination wins at 3x ({pm(fused, 3)} fusion-trained against {d(drop3, 3)} layer-drop)",
+            f"the first 4 of 6 layers alone reach {layer4['unpruned']:.1f} at {layer4['unpruned_speedup']:.2f}x "
+            f"({baseline - layer4['unpruned']:.1f} points), and with ACC elimination on top lose {pm(drop4, 2)} at 2x "
+            f"and {pm(drop4, 3)} at 3x ({pm(drop4_fuse, 3)} with fusion on top); the first 3 alone reach "
+            f"{layer3['unpruned']:.1f} at {layer3['unpruned_speedup']:.2f}x ({baseline - layer3['unpruned']:.1f} "
+            f"points), and with ACC on top lose {pm(drop3, 3)} at 3x and **{pm(drop3, 4)} at 4x** "
+            f"({pm(drop3_fuse, 4)} with fusion on top)",
+            f"4 layers against the searched profile at 2x ({pm(searched, 2)}) and against the fusion-trained model at "
+            f"3x ({pm(fused, 3)}); at 4x 3 layers tie the fusion-trained model ({pm(fused, 4)}). Past 4x the 2-layer "
+            f"model ({layer2['unpruned']:.1f} at {layer2['unpruned_speedup']:.0f}x) and the 3-layer one with "
+            f"elimination (seed 0: {three.loc[5.0]:.1f} at 5x, {three.loc[6.0]:.1f} at 6x)",
             f"best {pm(searched, 2)} (searched profile, three seeds), missed by "
             f"{FRONTIER.loc[searched, 'drop_2x'] - 0.75:.2f}; the long budget does not reach it ({d(long_plain_fuse, 2)}). "
             f"SST-2 ≤ 1.5 at 3x: best {d(long_fused, 3)} (fusion-trained on the long budget, one seed), missed by "
@@ -348,8 +364,9 @@ def test_readme_frontier_prose_is_the_stored_frontier():
             "(fusion-trained) |",
             f"the best lever loses {pm(searched, 2)} points at 2x (goal 0.75; a searched profile) and {d(long_fused, 3)} "
             "at 3x (goal 1.5; fine-tuned with fusion on the long budget, one seed)",
-            f"ties the best elimination lever of the same 16k recipe on SST-2 ({d(drop3, 4)} against {pm(fused, 4)} "
-            f"points; fine-tuned with fusion on the long budget, {d(long_fused, 4)}, but no 3-layer model",
+            f"spread of the best elimination lever of the same 16k recipe at 2x, 3x and 4x (at 4x {pm(drop3, 4)} "
+            f"with 3 layers against {pm(fused, 4)} fusion-trained; fine-tuned with fusion on the long budget, "
+            f"{d(long_fused, 4)}, but no shallower model",
             f"their drop is against the plain model of the same budget ({long['unpruned']:.2f} unpruned, one seed), "
             f"not {baseline:.2f}",
             f"the long budget's against {long['unpruned']:.2f}",
@@ -371,7 +388,7 @@ def test_readme_average_drop_prose_is_the_stored_average():
     """Under "Every GLUE task": the conclusions under the tables, from accuracy_average.csv and accuracy.csv."""
     s12, s4 = "one seed (sessions 1-2)", "session 4"
     s56, searched = (
-        "plain, fusion-trained and searched, every seed (sessions 5-7)",
+        "plain, fusion-trained, searched and layer-drop, every seed (sessions 5-8)",
         "plain, searched profile (no retraining)",
     )
     fused_searched = "fusion-trained, searched profile with fusion"
@@ -552,7 +569,9 @@ def test_readme_sst2_gaps_fidelity_rounds_and_int8_losses_are_the_stored_ones():
 def test_readme_three_seed_and_searched_prose_is_the_stored_average():
     """Under "Every GLUE task": the three-seed bullet and the searched-profile bullet."""
     table = pd.read_csv(BENCH_DIR / "accuracy_average.csv")
-    both = table[table.comparison == "plain, fusion-trained and searched, every seed (sessions 5-7)"]
+    both = table[
+        table.comparison == "plain, fusion-trained, searched and layer-drop, every seed (sessions 5-8)"
+    ]
 
     def row(suite, strategy):
         return both[(both.suite == suite) & (both.strategy == strategy)].iloc[0]
@@ -608,5 +627,57 @@ def test_readme_three_seed_and_searched_prose_is_the_stored_average():
             f"{fused_mean('stsb', 'fuse-s{s}-searched')}, Matthews correlation {fused_mean('cola', 'fuse-s{s}')} → "
             f"{fused_mean('cola', 'fuse-s{s}-searched')}",
             f"{fused_searched.drop_2x - 0.75:.2f} points over at 2x and {fused_searched.drop_3x - 2.0:.2f} over at 3x",
+        ]
+    )
+
+
+def test_readme_ablation_prose_is_the_stored_ablation():
+    """Under "The ablation": depth against elimination, from ablation.csv and accuracy.csv."""
+    table = pd.read_csv(BENCH_DIR / "ablation.csv").set_index(["suite", "strategy"])
+    four, three = "layer-drop: first 4 of 6 layers (plain)", "layer-drop: first 3 of 6 layers (plain)"
+    best, fused = "fusion-trained, searched profile with fusion", "fusion-trained (acc+fuse, random:1-4)"
+
+    def pm(suite, strategy, column):
+        row = table.loc[(suite, strategy)]
+        return f"{row[column]:.2f} ± {row[column.replace('drop_', 'drop_std_')]:.2f}"
+
+    def unpruned(task, layers):
+        metric = TASKS[task].primary_metric
+        rows = ACCURACY[
+            ACCURACY.model.isin([f"minilm{layers}-{task}-plain-s{s}" for s in range(3)])
+            & (ACCURACY.strategy == "acc")
+            & (ACCURACY.metric == metric)
+        ]
+        assert len(rows) == 3, (task, layers)
+        return f"{rows['baseline'].mean():.1f}"
+
+    mrpc = ACCURACY[
+        ACCURACY.model.isin([f"minilm-mrpc-plain-s{s}" for s in range(3)])
+        & (ACCURACY.strategy == "acc")
+        & (ACCURACY.metric == "f1")
+    ]
+    mrpc_drop = mrpc["baseline"].mean() - min(mrpc[c].mean() for c in ("1.5x", "2x", "3x", "4x"))
+    # "the envelope over depth and speedup is elimination at every speedup measured"
+    envelope = pd.read_csv(BENCH_DIR / "accuracy_average_envelope.csv")
+    latest = envelope[envelope.comparison.str.contains("layer-drop")]
+    assert not latest.empty and not latest.suite.str.startswith("layer-drop").any()
+    sst2_best = table["sst2_drop_2x"].drop(index=[four, three], level=0).idxmin()
+    assert sst2_best == (best, "acc+fuse")
+    assert_in_readme(
+        [
+            f"the model loses {pm(four, 'acc+fuse', 'avg_drop_2x')} points at 2x and {pm(four, 'acc+fuse', 'avg_drop_3x')} "
+            f"at 3x on average (fusion on top), against {pm(best, 'acc+fuse', 'avg_drop_2x')} and "
+            f"{pm(best, 'acc+fuse', 'avg_drop_3x')} for the best elimination lever",
+            f"{pm(three, 'acc', 'avg_drop_3x')} at 3x (ACC on top)",
+            f"4 layers lose {pm(four, 'acc', 'sst2_drop_2x')} there at 2x (ACC on top) and "
+            f"{pm(four, 'acc+fuse', 'sst2_drop_3x')} at 3x (fusion on top), within the seeds' spread of the best "
+            f"elimination levers of this table ({pm(best, 'acc+fuse', 'sst2_drop_2x')} at 2x, a searched profile with "
+            f"fusion; {pm(fused, 'acc+fuse', 'sst2_drop_3x')} at 3x, fusion-trained)",
+            f"Unpruned, STS-B's Pearson is {unpruned('stsb', 4)} with 4 layers and {unpruned('stsb', 3)} with 3 (6 layers: "
+            f"{unpruned('stsb', '')}), CoLA's Matthews correlation {unpruned('cola', 4)} and {unpruned('cola', 3)} "
+            f"({unpruned('cola', '')}), MRPC's F1 {unpruned('mrpc', 4)} and {unpruned('mrpc', 3)} ({unpruned('mrpc', '')}",
+            f"the 6-layer model with ACC stays within {mrpc_drop:.1f} points of it up to 4x",
+            f"a model cut to fewer layers does not reach them either ({pm(four, 'acc+fuse', 'avg_drop_2x')} at 2x and "
+            f"{pm(four, 'acc+fuse', 'avg_drop_3x')} at 3x with 4 layers",
         ]
     )
