@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from accviz.errors import AccvizError, CacheError
-from accviz.measure.average import Comparison, average_drop_table, read_comparisons
+from accviz.measure.average import Comparison, average_drop_table, common_seeds, read_comparisons
 from accviz.method.scoring import strategy_label
 from accviz.results import primary_metric_rows, read_sweep, sweep_dir
 
@@ -48,40 +48,20 @@ def read_ablation_spec(suites_file: str | Path) -> tuple[Comparison, dict[str, s
     return found[0], dict(spec.get("commands", {}))
 
 
-def _fine_tuning_minutes(cached_runs: Path, models: dict[str, tuple[str, ...]], seeds: int) -> float:
-    """Wall time of the fine-tunes behind ``models`` (task -> seeds), summed over tasks, mean over
-    the first ``seeds`` seeds; NaN where a sweep card lacks it."""
+def _fine_tuning_minutes(cached_runs: Path, models: dict[str, tuple[str, ...]]) -> float:
+    """Wall time of the fine-tunes behind ``models`` (task -> paired seeds), summed over tasks, mean
+    over seeds; NaN where a sweep card lacks it."""
     per_seed = []
-    for i in range(seeds):
+    for seeds in zip(*models.values(), strict=True):
         walls = []
-        for task, names in models.items():
+        for task, name in zip(models, seeds, strict=True):
             try:
-                _, card = read_sweep(sweep_dir(cached_runs, names[i], task))
+                _, card = read_sweep(sweep_dir(cached_runs, name, task))
                 walls.append(float(card.get("model_training", {}).get("wall_time_s", np.nan)))
-            except (CacheError, OSError, IndexError):
+            except (CacheError, OSError):
                 walls.append(np.nan)
         per_seed.append(sum(walls) / 60)
     return float(np.mean(per_seed)) if per_seed else float("nan")
-
-
-def _paired(comparison: Comparison, table: pd.DataFrame, tasks: list[str]) -> Comparison:
-    """The comparison cut to its averaged tasks and to the seed positions swept in every suite and
-    task, so the SST-2 columns pair the same seeds as the average (not the ones SST-2 alone has)."""
-    swept = set(zip(table["model"], table["task"], strict=True))
-    longest = max(len(comparison.suites[s].get(t, ())) for s in comparison.suites for t in tasks)
-    positions = [
-        i
-        for i in range(longest)
-        if all(
-            i < len(comparison.suites[s].get(t, ())) and (comparison.suites[s][t][i], t) in swept
-            for s in comparison.suites
-            for t in tasks
-        )
-    ]
-    suites = {
-        s: {t: tuple(comparison.suites[s][t][i] for i in positions) for t in tasks} for s in comparison.suites
-    }
-    return replace(comparison, suites=suites)
 
 
 def ablation_table(
@@ -91,25 +71,31 @@ def ablation_table(
     average = average_drop_table(table, [comparison])
     if average.empty:
         return pd.DataFrame()
-    comparison = _paired(comparison, table, average["tasks"].iloc[0].split())
-    average = average_drop_table(table, [comparison])  # the same seeds as the SST-2 columns below
+    primary_rows = primary_metric_rows(table)
+    # the seeds the average paired, so the SST-2 columns pair the same ones (not those SST-2 alone has)
+    _, positions = common_seeds(
+        comparison, set(zip(primary_rows["model"], primary_rows["task"], strict=True))
+    )
+    paired = {
+        suite: {task: tuple(models[i] for i in positions) for task, models in tasks.items()
+                if all(i < len(models) for i in positions)}
+        for suite, tasks in comparison.suites.items()
+    }  # fmt: skip
+    comparison = replace(comparison, suites=paired)
     sst2_only = replace(
         comparison, suites={s: {"sst2": t["sst2"]} for s, t in comparison.suites.items() if "sst2" in t}
     )
     sst2 = (
         average_drop_table(table, [sst2_only]).set_index(["suite", "strategy"]) if sst2_only.suites else None
     )
-    primary = {
-        (r["model"], r["task"], r["strategy"]): r["baseline"]
-        for r in primary_metric_rows(table).to_dict("records")
-    }
+    primary = {(r["model"], r["task"], r["strategy"]): r["baseline"] for r in primary_rows.to_dict("records")}
     rows = []
     for record in average.to_dict("records"):
         suite, strategy, tasks = record["suite"], record["strategy"], record["tasks"].split()
         unpruned = [
             primary.get((model, task, strategy), np.nan)
             for task in tasks
-            for model in comparison.suites[suite][task][: int(record["seeds"])]
+            for model in comparison.suites[suite][task]
         ]
         row = {
             "suite": suite,
@@ -128,7 +114,7 @@ def ablation_table(
                 sst2.loc[(suite, strategy), f"drop_std_{column}"] if found else np.nan
             )
         models = {task: comparison.suites[suite][task] for task in tasks}
-        row["fine_tuning_min"] = _fine_tuning_minutes(cached_runs, models, row["seeds"])
+        row["fine_tuning_min"] = _fine_tuning_minutes(cached_runs, models)
         row["command"] = commands.get(suite, "")
         rows.append(row)
     return pd.DataFrame(rows)

@@ -102,6 +102,23 @@ def speedup_at_drop(
     return points[-1][0], True
 
 
+def common_seeds(comparison: Comparison, swept: set[tuple[str, str]]) -> tuple[list[str], list[int]]:
+    """(the tasks with a sweep in every suite, the seed positions with a sweep in every suite and
+    task): those positions are paired and averaged; a missing seed never shifts the others."""
+
+    def has(suite: str, task: str, i: int) -> bool:
+        models = comparison.suites[suite].get(task, ())
+        return i < len(models) and (models[i], task) in swept
+
+    longest = max((len(m) for tasks_ in comparison.suites.values() for m in tasks_.values()), default=0)
+    tasks = sorted(
+        t for t in comparison.suites[comparison.reference]
+        if all(any(has(s, t, i) for i in range(longest)) for s in comparison.suites)
+    )  # fmt: skip
+    positions = [i for i in range(longest) if all(has(s, t, i) for s in comparison.suites for t in tasks)]
+    return tasks, positions
+
+
 def average_drop_table(table: pd.DataFrame, comparisons: list[Comparison]) -> pd.DataFrame:
     """``accuracy_table``'s output -> one row per (comparison, suite, strategy); formulas above."""
     if table.empty:
@@ -112,30 +129,17 @@ def average_drop_table(table: pd.DataFrame, comparisons: list[Comparison]) -> pd
     columns = [accuracy_column(s) for s in SPEEDUPS]
     rows = []
     for comparison in comparisons:
-
-        def model_at(suite: str, task: str, i: int, comparison=comparison) -> str | None:
-            """Seed position i of a suite's task, if its sweep exists (positions never shift)."""
-            models = comparison.suites[suite].get(task, ())
-            return models[i] if i < len(models) and (models[i], task) in swept else None
-
-        longest = max((len(m) for tasks_ in comparison.suites.values() for m in tasks_.values()), default=0)
-        tasks = sorted(
-            t for t in comparison.suites[comparison.reference]
-            if all(any(model_at(s, t, i) is not None for i in range(longest)) for s in comparison.suites)
-        )  # fmt: skip
-        # the seed positions with a sweep in every suite and task: those are paired and averaged
-        positions = [
-            i
-            for i in range(longest)
-            if all(model_at(s, t, i) is not None for s in comparison.suites for t in tasks)
-        ]
+        tasks, positions = common_seeds(comparison, swept)
         seeds = len(positions)
         if not seeds:
             continue
         baselines = {
             t: float(
                 np.mean(
-                    [curves[(model_at(comparison.reference, t, i), t, "acc")]["baseline"] for i in positions]
+                    [
+                        curves[(comparison.suites[comparison.reference][t][i], t, "acc")]["baseline"]
+                        for i in positions
+                    ]
                 )
             )
             for t in tasks
@@ -149,7 +153,7 @@ def average_drop_table(table: pd.DataFrame, comparisons: list[Comparison]) -> pd
             for strategy in strategies:
                 per_seed = []  # D_i at every speedup
                 for i in positions:
-                    found = [curves.get((model_at(suite, t, i), t, strategy)) for t in tasks]
+                    found = [curves.get((comparison.suites[suite][t][i], t, strategy)) for t in tasks]
                     if any(c is None for c in found):
                         break
                     per_seed.append(
