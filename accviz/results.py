@@ -92,6 +92,15 @@ def read_sweep(directory: str | Path) -> tuple[pd.DataFrame, dict]:
     return table, card
 
 
+def training_wall_s(model_training: dict) -> float:
+    """Seconds of fine-tuning behind a sweep's model (its card's ``model_training``): the whole
+    chain for a second stage fine-tuned from another accviz checkpoint; NaN where unknown (a base
+    whose time its card does not give)."""
+    chained = "fine_tuned_from" in model_training
+    wall = model_training.get("total_wall_time_s" if chained else "wall_time_s")
+    return float("nan") if wall is None else float(wall)
+
+
 def list_sweeps(root: str | Path) -> list[Path]:
     """The folders under ``root`` that hold a sweep table, by name."""
     root = Path(root)

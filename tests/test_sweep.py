@@ -74,6 +74,25 @@ def test_cli_sweep_and_eval_on_fixture_data(tmp_path, minilm_tokenizer, capsys):
     assert cli.main([*argv, "--strategies", "acc"]) == 0
     _, card = read_sweep(out / "tiny__sst2")
     assert card["model_training"] == {"config": {"epochs": 2.0, "train_speedup": "random:1-4"}, "steps": 7}
+    # a second stage fine-tuned from another accviz checkpoint: the sweep counts the first stage too
+    import shutil
+
+    import numpy as np
+
+    from accviz.results import training_wall_s
+
+    first = tmp_path / "first"
+    shutil.copytree(model_dir, first)
+    write_card(first, {"kind": "finetune", "name": "first", "wall_time_s": 100.0}, files=["config.json"])
+    write_card(model_dir, {"kind": "finetune", "wall_time_s": 30.0, "base_model_path": str(first)},
+               files=["config.json"])  # fmt: skip
+    assert cli.main([*argv, "--strategies", "acc"]) == 0
+    training = read_sweep(out / "tiny__sst2")[1]["model_training"]
+    assert training["fine_tuned_from"] == ["first"] and training_wall_s(training) == 130.0
+    write_card(first, {"kind": "finetune", "name": "first"}, files=["config.json"])  # its time unknown
+    assert cli.main([*argv, "--strategies", "acc"]) == 0
+    training = read_sweep(out / "tiny__sst2")[1]["model_training"]
+    assert "total_wall_time_s" not in training and np.isnan(training_wall_s(training))
     assert cli.main(["eval", "--task", "sst2", "--glue-dir", str(glue), "--model", str(model_dir), "--speedup", "1", "3",
                      "--family", "tilt", "--no-latency"]) == 0  # fmt: skip
     printed = capsys.readouterr().out

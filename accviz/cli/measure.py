@@ -25,7 +25,7 @@ from accviz.method.scoring import choose_strategy
 from accviz.method.search import read_searched
 from accviz.results import sweep_dir, write_sweep
 from accviz.store.cache import directory_fingerprint, read_card
-from accviz.store.checkpoints import resolve_model
+from accviz.store.checkpoints import resolve_model, training_summary
 
 
 def cmd_eval(args) -> int:
@@ -60,19 +60,6 @@ def cmd_eval(args) -> int:
         if result.message:
             print(f"  note: {result.message}")
     return 0
-
-
-def _training_summary(model_dir: Path) -> dict | None:
-    """The fine-tuning recipe from an accviz checkpoint's card; None for any other checkpoint."""
-    try:
-        card = read_card(model_dir, verify=False)
-    except CacheError:  # no card, or a broken one: the sweep simply does not describe the training
-        return None
-    if card.get("kind") != "finetune":
-        return None
-    keys = ("config", "base_model", "train_source", "train_examples", "steps", "wall_time_s", "machine",
-            "base_num_layers", "num_layers")  # fmt: skip
-    return {key: card[key] for key in keys if key in card}
 
 
 def _reference_config(model_dir: Path, config):
@@ -132,7 +119,7 @@ def cmd_sweep(args) -> int:
     }
     if reference is not None:
         card["speedup_reference"] = f"the {reference.num_hidden_layers}-layer base model, unpruned"
-    training = _training_summary(model_dir)
+    training = training_summary(model_dir)
     if training:
         card["model_training"] = training  # how the checkpoint was made, so the sweep explains itself
     path = write_sweep(table, sweep_dir(args.out, name, data.task), card)

@@ -12,7 +12,8 @@ A lever is a (suite, strategy) of the comparison that ``suites.json`` names unde
     SST-2 drop S    the same formula on SST-2 alone at S = 2/3x
     ± (std)         over seeds (ddof 1), as in the average table
     fine-tuning     the suite's fine-tuning wall time summed over its tasks, mean over seeds (from
-                    each sweep card's ``model_training``; one torch thread here)
+                    each sweep card's ``model_training``, a second stage's first stage included;
+                    one torch thread here)
     command         what produced the suite's sweeps (``suites.json``)
 
 so every number is one the average table or the sweeps already hold; this only joins them.
@@ -30,7 +31,7 @@ import pandas as pd
 from accviz.errors import AccvizError, CacheError
 from accviz.measure.average import Comparison, average_drop_table, common_seeds, read_comparisons
 from accviz.method.scoring import strategy_label
-from accviz.results import primary_metric_rows, read_sweep, sweep_dir
+from accviz.results import primary_metric_rows, read_sweep, sweep_dir, training_wall_s
 
 ABLATION_SPEEDUPS = ("1.5x", "2x", "3x", "4x")
 SST2_SPEEDUPS = ("2x", "3x")
@@ -57,7 +58,7 @@ def _fine_tuning_minutes(cached_runs: Path, models: dict[str, tuple[str, ...]]) 
         for task, name in zip(models, seeds, strict=True):
             try:
                 _, card = read_sweep(sweep_dir(cached_runs, name, task))
-                walls.append(float(card.get("model_training", {}).get("wall_time_s", np.nan)))
+                walls.append(training_wall_s(card.get("model_training", {})))
             except (CacheError, OSError):
                 walls.append(np.nan)
         per_seed.append(sum(walls) / 60)

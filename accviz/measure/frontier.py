@@ -29,7 +29,15 @@ import pandas as pd
 
 from accviz.data.tasks import TASKS
 from accviz.errors import AccvizError
-from accviz.results import SWEEP_FILE, bench_card, read_sweep, sweep_dir, write_companion_table, write_table
+from accviz.results import (
+    SWEEP_FILE,
+    bench_card,
+    read_sweep,
+    sweep_dir,
+    training_wall_s,
+    write_companion_table,
+    write_table,
+)
 
 FRONTIER_FILE = "frontier.json"
 SPEEDUPS = (1.5, 2.0, 3.0, 4.0)
@@ -86,8 +94,8 @@ def frontier_table(cached_runs: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         curves[lever["name"]] = [c for _, (c, _) in found]
         unpruned = [c.loc[np.isclose(c["target_speedup"], c["target_speedup"].min()), "value"].iloc[0]
                     for _, (c, _) in found]  # fmt: skip
-        walls = [card.get("model_training", {}).get("wall_time_s") for _, (_, card) in found]
-        walls = [w for w in walls if w is not None]
+        walls = [training_wall_s(card.get("model_training", {})) for _, (_, card) in found]
+        walls = [w for w in walls if np.isfinite(w)]
         rows.append(
             {
                 "lever": lever["name"],

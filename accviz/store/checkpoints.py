@@ -367,6 +367,42 @@ def prepare_default_model(progress=None, allow_pickle: bool = False) -> Path:
     )  # fmt: skip
 
 
+TRAINING_KEYS = ("config", "base_model", "train_source", "train_examples", "steps", "wall_time_s", "machine",
+                 "base_num_layers", "num_layers")  # fmt: skip
+
+
+def _finetune_card(directory: Path) -> dict | None:
+    try:
+        card = cache.read_card(directory, verify=False)
+    except (CacheError, OSError):  # no card, or a broken one: nothing to tell
+        return None
+    return card if card.get("kind") == "finetune" else None
+
+
+def training_summary(model_dir: str | os.PathLike) -> dict | None:
+    """How an accviz checkpoint was fine-tuned (its card's recipe), for a sweep card; None for any
+    other checkpoint. A checkpoint fine-tuned from another accviz checkpoint (a second stage)
+    also cost the first: ``fine_tuned_from`` names the chain of bases, and ``total_wall_time_s``
+    = its own wall time + every base's (absent when a base's is unknown)."""
+    card = _finetune_card(Path(model_dir))
+    if card is None:
+        return None
+    summary = {key: card[key] for key in TRAINING_KEYS if key in card}
+    chain, total, seen = [], card.get("wall_time_s"), {Path(model_dir).resolve()}
+    base = card.get("base_model_path")
+    while base and Path(base).resolve() not in seen and (base_card := _finetune_card(Path(base))) is not None:
+        seen.add(Path(base).resolve())
+        chain.append(base_card.get("name", Path(base).name))
+        wall = base_card.get("wall_time_s")
+        total = None if total is None or wall is None else total + wall
+        base = base_card.get("base_model_path")
+    if chain:
+        summary["fine_tuned_from"] = chain
+        if total is not None:
+            summary["total_wall_time_s"] = round(float(total), 1)
+    return summary
+
+
 def resolve_model(name_or_path: str | None) -> str:
     """'default' / a cached checkpoint name / a local path / a hub id -> what load_model takes."""
     if name_or_path in (None, "", DEFAULT_MODEL):
