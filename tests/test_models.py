@@ -143,6 +143,53 @@ def test_layer_drop_and_teacher_checkpoints_say_what_they_are(tiny_base):
         _prepare(base, glue, "tiny-cut9", replace(TINY_RECIPE, num_layers=9))
 
 
+def test_a_second_stage_trains_at_its_bases_searched_profiles(tiny_base, monkeypatch, capsys):
+    from transformers import AutoConfig
+
+    import accviz.train.finetune as finetune_module
+    from accviz import cli
+    from accviz.method.search import (
+        SEARCH_FILE,
+        SearchedProfiles,
+        read_searched,
+        rescale_to_budget,
+        write_searched,
+    )
+    from accviz.store.checkpoints import models_dir, training_summary
+
+    base, glue = tiny_base
+    plain = _prepare(
+        base, glue, "tiny-stage1", replace(TINY_RECIPE, train_speedup="1.0", inplace_distill=False)
+    )
+    argv = ["finetune", "--task", "sst2", "--glue-dir", str(glue), "--model", "tiny-stage1", "--family", "searched",
+            "--train-speedup", "random:1.5-2", "--strategy", "acc+fuse", "--epochs", "1", "--batch-size", "16",
+            "--max-length", "16", "--eval-examples", "16", "--name", "tiny-stage2"]  # fmt: skip
+    assert cli.main(argv) == 1  # the base has no searched profiles yet: said before any training
+    assert "run `accviz search-profile` first" in capsys.readouterr().err
+    assert not (models_dir() / "tiny-stage2").exists()
+
+    config = AutoConfig.from_pretrained(plain)
+    lengths = [8, 10, 12, 16]
+    points = tuple(
+        (t, rescale_to_budget(config, lengths, [0.8, 0.3, 0.05], t, fuse=True)) for t in (1.5, 2.0)
+    )
+    write_searched(plain, SearchedProfiles(points, {"model": "tiny-stage1", "task": "sst2"}))
+    used = []
+    profiles_for = finetune_module._profiles_for
+
+    def recording(*args, **kwargs):
+        used.extend(profiles_for(*args, **kwargs))
+        return used[-len(args[0].grid()) :]
+
+    monkeypatch.setattr(finetune_module, "_profiles_for", recording)
+    assert cli.main(argv) == 0
+    assert used and all(p is not None and p.family == "searched" and p.fuse for p in used)
+    stage2 = models_dir() / "tiny-stage2"
+    assert read_searched(stage2).points == read_searched(plain).points  # the shapes it was trained at
+    assert SEARCH_FILE in read_card(stage2)["files"]
+    assert training_summary(stage2)["fine_tuned_from"] == ["tiny-stage1"]
+
+
 def test_the_default_recipe_names_its_task_as_the_registry_does(monkeypatch):
     from accviz.store import checkpoints
 

@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--family",
         default=DEFAULT_FAMILY,
         choices=(*FAMILIES, "searched"),
-        help="elimination profile family; 'searched' (sweep only): the profiles from accviz search-profile",
+        help="elimination profile family; 'searched': the model's profiles from accviz search-profile "
+        "(finetune: the base checkpoint's, trained at)",
     )
 
     finetune = sub.add_parser("finetune", parents=[common], help="fine-tune with elimination active")

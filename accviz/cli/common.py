@@ -69,4 +69,7 @@ def load_data(spec: TaskSpec, args):
 
 def no_searched_family(args, verb: str) -> None:
     if args.family == "searched":
-        raise AccvizError(f"accviz {verb} takes --family tilt or geometric; 'searched' is for accviz sweep.")
+        raise AccvizError(
+            f"accviz {verb} takes --family tilt or geometric; 'searched' is for accviz sweep "
+            "(and finetune, which trains at its base checkpoint's searched profiles)."
+        )

@@ -19,12 +19,11 @@ from accviz.method.search import SearchedProfiles, search_profile, write_searche
 from accviz.method.speedup import SolvedProfile
 from accviz.results import sweep_dir
 from accviz.store.cache import read_card
-from accviz.store.checkpoints import prepare_finetuned, resolve_model
+from accviz.store.checkpoints import DEFAULT_MODEL, models_dir, prepare_finetuned, resolve_model
 from accviz.train.finetune import FinetuneConfig, SpeedupSchedule, training_subset
 
 
 def cmd_finetune(args) -> int:
-    no_searched_family(args, "finetune")
     spec = get_task(args.task)  # resolved once, here; the recipe records the names it stands for
     config = replace(
         FinetuneConfig(),
@@ -47,8 +46,11 @@ def cmd_finetune(args) -> int:
         checkpoint_every=args.checkpoint_every,
     )
     SpeedupSchedule.parse(config.train_speedup)  # bad options fail before any model or data loads
+    base = args.model  # a checkpoint in the cache by its name too (a second stage, a searched base)
+    if base not in (None, "", DEFAULT_MODEL) and (models_dir() / base / "card.json").exists():
+        base = str(models_dir() / base)
     path = prepare_finetuned(
-        args.model,
+        base,
         spec,
         config,
         name=args.name,

@@ -36,6 +36,7 @@ from accviz.errors import AccvizError, CacheError, TrainingPaused
 from accviz.machine import launched_processes
 from accviz.measure.evaluate import evaluate_split
 from accviz.method.scoring import ChosenStrategy
+from accviz.method.search import read_searched, write_searched
 from accviz.store import cache
 from accviz.store.cache import slug
 from accviz.store.loading import default_base_model_path, load_model
@@ -221,6 +222,15 @@ def prepare_finetuned(
             "or --rebuild to start afresh."
         )
 
+    searched = None  # the base's searched profiles, for a recipe that trains at them
+    if config.profile_family == "searched":
+        if not Path(base).is_dir():
+            raise AccvizError(
+                f"--family searched trains at the base checkpoint's searched profiles; {base} is not a local "
+                "checkpoint folder: run `accviz search-profile` on a local base first."
+            )
+        searched = read_searched(Path(base))  # a missing or malformed file fails here, before training
+
     def trained():
         """Run by every process: the splits, the model (and teacher), and its share of training."""
         train = load_split(spec, "train", glue_dir=glue_dir)
@@ -250,6 +260,7 @@ def prepare_finetuned(
             progress=(lambda step, total, info: progress("train", step, total, info)) if progress else None,
             teacher_model=teacher,
             checkpoint_dir=state_dir,
+            searched=searched,
         )
         if state_dir is not None and result.card["stopped_early"]:
             raise TrainingPaused(
@@ -266,7 +277,9 @@ def prepare_finetuned(
             broadcast_object_list([True])  # the other processes train beside this one
             announced.append(True)
         train, dev, loaded, base_layers, result = trained()
-        dev_metrics = _dev_metrics(result.model, loaded.tokenizer, dev, config, result.strategy, progress)
+        dev_metrics = _dev_metrics(
+            result.model, loaded.tokenizer, dev, config, result.strategy, progress, searched
+        )
         card = dict(result.card)
         card.update(
             {
@@ -292,6 +305,8 @@ def prepare_finetuned(
             result.model.config.label2id = {n: i for i, n in id2label.items()}
         result.model.save_pretrained(staging)
         loaded.tokenizer.save_pretrained(staging)
+        if searched is not None:  # the shapes it was trained at travel with it (sweep --family searched)
+            write_searched(staging, searched)
         cache.write_card(staging, card)
 
     if not processes.is_main_process:  # the main process says whether the checkpoint gets built
@@ -334,9 +349,12 @@ def keep_first_layers(model, num_layers: int) -> None:
     model.config.num_hidden_layers = num_layers
 
 
-def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, strategy: ChosenStrategy, progress) -> dict:
+def _dev_metrics(
+    model, tokenizer, dev, config: FinetuneConfig, strategy: ChosenStrategy, progress, searched=None
+) -> dict:
     """The card's dev scores at 1/2/3x, with the strategy (resolved by ``finetune``) and profile family
-    the model was trained with (a fusion-trained model is scored with fusion), on ``eval_examples`` of dev."""
+    the model was trained with (a fusion-trained model is scored with fusion; one trained at searched
+    profiles, ``searched``, with them), on ``eval_examples`` of dev."""
     if config.eval_examples is not None and config.eval_examples < len(dev):
         dev = dev.subset(config.eval_examples, seed=0)
     metrics = {}
@@ -348,6 +366,7 @@ def _dev_metrics(model, tokenizer, dev, config: FinetuneConfig, strategy: Chosen
             target_speedup=speedup,
             strategy=strategy,
             family=config.profile_family,
+            searched=searched,
             max_length=config.max_length * 2,
             progress=(lambda done, total, s=speedup: progress(f"eval {s:g}x", done, total, {}))
             if progress

@@ -3,7 +3,9 @@
 Each training batch runs through ``PrunedBert`` with an elimination profile solved for a target
 speedup, so the model learns to classify from the word-vectors ACC keeps. ``train_speedup`` is a
 number, or ``random:LO-HI`` to sample a speedup per batch (Length-Adaptive-Transformer style) so
-one checkpoint serves the whole speedup slider. ``inplace_distill`` also runs the full model on
+one checkpoint serves the whole speedup slider. With ``profile_family="searched"`` each speedup's
+profile is the base checkpoint's searched one (``accviz search-profile``), interpolated: the model
+is fine-tuned at the shapes it will be evaluated with. ``inplace_distill`` also runs the full model on
 each batch and teaches the pruned pass to match its (detached) predictions, the "sandwich rule"
 of Length-Adaptive Transformer: the full model keeps learning and the pruned one follows it.
 
@@ -50,7 +52,7 @@ from accviz.machine import provenance
 from accviz.method.profile import DEFAULT_FAMILY, EliminationProfile
 from accviz.method.pruned import PrunedBert
 from accviz.method.scoring import ACC, ChosenStrategy, choose_strategy
-from accviz.method.speedup import solve_profile
+from accviz.method.search import SearchedProfiles, solve_in_family
 
 ProgressFn = Callable[[int, int, dict], None]  # (step, total_steps, info) -> None
 
@@ -101,7 +103,7 @@ class FinetuneConfig:
     task: str = "rotten_tomatoes"
     train_speedup: str = "random:1-4"  # a number, or random:LO-HI sampled per batch
     strategy: str = "acc"  # which score ranks word-vectors during training
-    profile_family: str = DEFAULT_FAMILY  # "geometric" or "tilt"
+    profile_family: str = DEFAULT_FAMILY  # "geometric", "tilt", or "searched": the base's searched profiles
     inplace_distill: bool = True  # also train the full model and distil it into the pruned pass
     distill_temperature: float = 2.0
     epochs: float = 1.0
@@ -130,11 +132,12 @@ class FinetuneResult:
 
 
 def _profiles_for(
-    schedule: SpeedupSchedule, config, lengths, family: str, fuse: bool = False
+    schedule: SpeedupSchedule, config, lengths, family: str, fuse: bool = False, searched=None
 ) -> list[EliminationProfile | None]:
-    """One profile per grid speedup, solved on a sample of the training lengths."""
+    """One profile per grid speedup, solved on a sample of the training lengths (``searched``: the
+    base checkpoint's ``SearchedProfiles``, interpolated, for ``family="searched"``)."""
     return [
-        solve_profile(config, lengths, s, family=family, fuse=fuse, warn=False).profile
+        solve_in_family(config, lengths, s, family=family, fuse=fuse, searched=searched).profile
         for s in schedule.grid()
     ]
 
@@ -173,11 +176,13 @@ def finetune(
     progress: ProgressFn | None = None,
     teacher_model: torch.nn.Module | None = None,
     checkpoint_dir: Path | None = None,
+    searched: SearchedProfiles | None = None,
 ) -> FinetuneResult:
     """Fine-tunes ``model`` (a BertForSequenceClassification) in place with elimination active.
 
     ``teacher_model``: the loaded ``config.teacher`` (frozen, eval mode). ``checkpoint_dir``: where
-    resumable state goes; an existing state there for the same config is resumed.
+    resumable state goes; an existing state there for the same config is resumed. ``searched``:
+    the profiles ``config.profile_family == "searched"`` trains at (``accviz.method.search``).
     """
 
     schedule = SpeedupSchedule.parse(config.train_speedup)
@@ -199,7 +204,9 @@ def finetune(
     trainable = PrunedBert(model)
     length_sample = rng.sample(encoded.lengths, min(2000, len(encoded)))
     strategy = choose_strategy(config.strategy)  # the recipe's name, resolved once for the whole run
-    profiles = _profiles_for(schedule, model.config, length_sample, config.profile_family, strategy.fuse)
+    profiles = _profiles_for(
+        schedule, model.config, length_sample, config.profile_family, strategy.fuse, searched
+    )
 
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
     total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
