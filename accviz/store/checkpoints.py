@@ -158,7 +158,7 @@ def seconds_per_step(config: FinetuneConfig) -> tuple[float, str]:
         card, trained = cached.card, cached.card.get("config", {})
         same_shape = all(trained.get(key) == getattr(config, key) for key in
                          ("batch_size", "max_length", "inplace_distill", "num_layers"))  # fmt: skip
-        same_base = base is not None and card.get("base_model_path") == base
+        same_base = base is not None and card.get("base_model_path") in (base, str(Path(base).resolve()))
         if same_shape and same_base and card.get("steps") and card.get("wall_time_s"):
             measured.append(card["wall_time_s"] / card["steps"])
     if measured:
@@ -210,6 +210,8 @@ def prepare_finetuned(
     if config.task != spec.name:  # one task: the recipe records the name of the one it trains on
         raise AccvizError(f"The recipe is for {config.task!r}, not {spec.name!r}.")
     base = str(default_base_model_path()) if base_model in (None, "", DEFAULT_MODEL) else str(base_model)
+    if Path(base).is_dir():  # absolute, so the card's base can be found again from anywhere
+        base = str(Path(base).resolve())
     final_dir = models_dir() / (name or checkpoint_name(base_model or DEFAULT_MODEL, spec.name, config))
     state_dir = resume_dir(final_dir.name) if resume is not None else None
     processes = launched_processes()
