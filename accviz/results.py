@@ -92,6 +92,11 @@ def read_sweep(directory: str | Path) -> tuple[pd.DataFrame, dict]:
     return table, card
 
 
+def points(value: float) -> str:
+    """A drop in points as the tables print it: two decimals, a rounded -0.00 as 0.00."""
+    return f"{round(float(value), 2) + 0.0:.2f}"
+
+
 def training_wall_s(model_training: dict) -> float:
     """Seconds of fine-tuning behind a sweep's model (its card's ``model_training``): the whole
     chain for a second stage fine-tuned from another accviz checkpoint; NaN where unknown (a base

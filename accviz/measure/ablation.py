@@ -31,7 +31,7 @@ import pandas as pd
 from accviz.errors import AccvizError, CacheError
 from accviz.measure.average import Comparison, average_drop_table, common_seeds, read_comparisons
 from accviz.method.scoring import strategy_label
-from accviz.results import primary_metric_rows, read_sweep, sweep_dir, training_wall_s
+from accviz.results import points, primary_metric_rows, read_sweep, sweep_dir, training_wall_s
 
 ABLATION_SPEEDUPS = ("1.5x", "2x", "3x", "4x")
 SST2_SPEEDUPS = ("2x", "3x")
@@ -124,7 +124,7 @@ def ablation_table(
 def _cell(value: float, std: float) -> str:
     if not np.isfinite(value):
         return "–"
-    return f"{round(value, 2) + 0.0:.2f}" + (f" ± {std:.2f}" if np.isfinite(std) else "")
+    return points(value) + (f" ± {std:.2f}" if np.isfinite(std) else "")
 
 
 def ablation_markdown(ablation: pd.DataFrame) -> str:

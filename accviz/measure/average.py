@@ -33,7 +33,7 @@ import pandas as pd
 
 from accviz.errors import AccvizError
 from accviz.method.scoring import strategy_label, strategy_rank
-from accviz.results import ACCURACY_SPEEDUPS, accuracy_column, primary_metric_rows
+from accviz.results import ACCURACY_SPEEDUPS, accuracy_column, points, primary_metric_rows
 
 SUITES_FILE = "suites.json"
 SPEEDUPS = ACCURACY_SPEEDUPS  # the accuracy table's columns the drop is averaged at
@@ -199,11 +199,8 @@ def average_drop_markdown(average: pd.DataFrame) -> str:
         cells = []
         for c in columns:
             std, drop = row.get(f"drop_std_{c}", np.nan), float(row[f"drop_{c}"])
-            drop = round(drop, 2) + 0.0  # + 0.0: a rounded -0.00 prints as 0.00
             cells.append(
-                "–"
-                if not np.isfinite(drop)
-                else f"{drop:.2f}" + (f" ± {std:.2f}" if np.isfinite(std) else "")
+                "–" if not np.isfinite(drop) else points(drop) + (f" ± {std:.2f}" if np.isfinite(std) else "")
             )  # – : the suite has no point there (a 3-layer model starts at ~2.7x)
         reached = row[reach]
         text = (
@@ -242,7 +239,6 @@ def average_envelope_markdown(envelope: pd.DataFrame) -> str:
     lines = ["| comparison | speedup | best suite | strategy | average drop |", "|---|---|---|---|---|"]
     for row in envelope.itertuples():
         spread = f" ± {row.drop_std:.2f}" if np.isfinite(row.drop_std) else ""
-        drop = round(row.drop, 2) + 0.0  # a rounded -0.00 prints as 0.00
         lines.append(f"| {row.comparison} | {row.speedup} | {row.suite} | {strategy_label(row.strategy)} | "
-                     f"{drop:.2f}{spread} |")  # fmt: skip
+                     f"{points(row.drop)}{spread} |")  # fmt: skip
     return "\n".join(lines)

@@ -32,6 +32,7 @@ from accviz.errors import AccvizError
 from accviz.results import (
     SWEEP_FILE,
     bench_card,
+    points,
     read_sweep,
     sweep_dir,
     training_wall_s,
@@ -141,7 +142,7 @@ def frontier_table(cached_runs: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _cell(value: float, spread: float) -> str:
     if not np.isfinite(value):
         return "–"
-    return f"{value:.2f}" + (f" ± {spread / 2:.2f}" if np.isfinite(spread) else "")
+    return points(value) + (f" ± {spread / 2:.2f}" if np.isfinite(spread) else "")
 
 
 def frontier_markdown(table: pd.DataFrame) -> str:
@@ -161,7 +162,7 @@ def frontier_markdown(table: pd.DataFrame) -> str:
 def envelope_markdown(envelope: pd.DataFrame) -> str:
     lines = ["| speedup | best lever | metric | drop |", "|---|---|---|---|"]
     for row in envelope.itertuples():
-        lines.append(f"| {row.speedup:g}x | {row.best_lever} | {row.value:.1f} | {row.drop:.2f} |")
+        lines.append(f"| {row.speedup:g}x | {row.best_lever} | {row.value:.1f} | {points(row.drop)} |")
     return "\n".join(lines)
 
 
