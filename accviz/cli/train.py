@@ -19,7 +19,7 @@ from accviz.method.search import SearchedProfiles, search_profile, write_searche
 from accviz.method.speedup import SolvedProfile
 from accviz.results import sweep_dir
 from accviz.store.cache import read_card
-from accviz.store.checkpoints import DEFAULT_MODEL, models_dir, prepare_finetuned, resolve_model
+from accviz.store.checkpoints import DEFAULT_MODEL, prepare_finetuned, resolve_model
 from accviz.train.finetune import FinetuneConfig, SpeedupSchedule, training_subset
 
 
@@ -46,9 +46,9 @@ def cmd_finetune(args) -> int:
         checkpoint_every=args.checkpoint_every,
     )
     SpeedupSchedule.parse(config.train_speedup)  # bad options fail before any model or data loads
-    base = args.model  # a checkpoint in the cache by its name too (a second stage, a searched base)
-    if base not in (None, "", DEFAULT_MODEL) and (models_dir() / base / "card.json").exists():
-        base = str(models_dir() / base)
+    # a checkpoint in the cache by its name too (a second stage, a searched base); "default" here is
+    # the base MiniLM, not the prepared default model resolve_model would give
+    base = args.model if args.model in (None, "", DEFAULT_MODEL) else resolve_model(args.model)
     path = prepare_finetuned(
         base,
         spec,
