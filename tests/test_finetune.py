@@ -154,6 +154,37 @@ def test_resume_refuses_a_state_of_another_recipe(minilm_tokenizer, tmp_path):
         finetune(tiny_vocab_classifier(), minilm_tokenizer, texts, labels, config, checkpoint_dir=tmp_path)
 
 
+def test_resume_refuses_a_state_trained_at_other_searched_profiles(minilm_tokenizer, tmp_path):
+    """``--family searched`` reads the base's searched profiles again on a resume: if that file
+    changed during the pause, the run would go on at other shapes than it started with."""
+    from accviz.method.search import SearchedProfiles, rescale_to_budget
+
+    texts, labels = POSITIVE + NEGATIVE, [1, 1, 1, 0, 0, 0]
+    config = FinetuneConfig(
+        epochs=3, batch_size=3, train_speedup="random:1.4-1.5", profile_family="searched", time_budget_s=0.0
+    )
+    layers = tiny_vocab_classifier().config.num_hidden_layers
+
+    def searched(last_keep: float) -> SearchedProfiles:
+        shape = [1.0 - (1.0 - last_keep) * layer / (layers - 1) for layer in range(layers)]
+        model_config = tiny_vocab_classifier().config
+        points = tuple((t, rescale_to_budget(model_config, [8, 9], shape, t)) for t in (1.4, 1.5))
+        assert all(profile is not None for _, profile in points)
+        return SearchedProfiles(points, {"model": "tiny", "task": "sst2"})
+
+    def run(profiles: SearchedProfiles, **changes):
+        from dataclasses import replace
+
+        return finetune(tiny_vocab_classifier(), minilm_tokenizer, texts, labels, replace(config, **changes),
+                        checkpoint_dir=tmp_path, searched=profiles)  # fmt: skip
+
+    assert run(searched(0.2)).card["stopped_early"]  # paused after one step, at the first shapes
+    with pytest.raises(AccvizError, match="other elimination profiles"):
+        run(searched(0.6))
+    resumed = run(searched(0.2), time_budget_s=None)  # the same shapes: it goes on
+    assert resumed.card["resumed_at_step"] == 1 and not resumed.card["stopped_early"]
+
+
 def _divergence(student, teacher, tokenizer, texts) -> float:
     batch = tokenizer(texts, return_tensors="pt", padding=True)
     with torch.no_grad():

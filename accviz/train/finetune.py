@@ -231,7 +231,8 @@ def finetune(
     started = time.perf_counter()
     stopped_early = False
     step, order, start_at, previous_s, examples_seen = 0, None, 0, 0.0, 0
-    resumed = _agreed_state(accelerator, checkpoint_dir, config, model, optimizer, scheduler, rng)
+    shapes = _profiles_key(profiles)  # what a resume must train at too
+    resumed = _agreed_state(accelerator, checkpoint_dir, config, shapes, model, optimizer, scheduler, rng)
     if resumed is not None:
         step, order, start_at, losses, previous_s, examples_seen = resumed
     while step < total_steps:
@@ -294,7 +295,7 @@ def finetune(
                 and step < total_steps
             ):
                 position = (order, start + config.batch_size)
-                _save_state(checkpoint_dir, config, accelerator, model, optimizer, scheduler, rng, step, position,
+                _save_state(checkpoint_dir, config, shapes, accelerator, model, optimizer, scheduler, rng, step, position,
                             losses, previous_s + elapsed, examples_seen)  # fmt: skip
             if over_budget and step < total_steps:
                 stopped_early = True
@@ -305,7 +306,7 @@ def finetune(
     model.eval()
     wall = time.perf_counter() - started + previous_s
     if stopped_early and checkpoint_dir is not None:  # a budget stop is resumable from here
-        _save_state(checkpoint_dir, config, accelerator, model, optimizer, scheduler, rng, step,
+        _save_state(checkpoint_dir, config, shapes, accelerator, model, optimizer, scheduler, rng, step,
                     (order, start + config.batch_size), losses, wall, examples_seen)  # fmt: skip
     examples_seen_per_process = _gathered(accelerator, examples_seen)
     card = {
@@ -369,11 +370,18 @@ def _config_key(config: FinetuneConfig) -> dict:
     return key
 
 
-def _agreed_state(accelerator, directory, config, model, optimizer, scheduler, rng):
+def _profiles_key(profiles) -> list:
+    """The keep ratios of every profile a run draws from (None: unpruned), rounded: a resume must
+    draw from the same ones. They follow from the config, except with ``profile_family="searched"``,
+    where they come from the base checkpoint's searched profiles, a file that may change meanwhile."""
+    return [None if p is None else [round(r, 6) for r in p.keep_ratios] for p in profiles]
+
+
+def _agreed_state(accelerator, directory, config, shapes, model, optimizer, scheduler, rng):
     """``_load_state`` on every process, which must all find the same state (or none, or fail alike):
     a process that resumed alone would wait forever in the first collective, or mix two runs."""
     try:
-        resumed, problem = _load_state(directory, config, model, optimizer, scheduler, rng,
+        resumed, problem = _load_state(directory, config, shapes, model, optimizer, scheduler, rng,
                                        accelerator.process_index, accelerator.num_processes), None  # fmt: skip
     except AccvizError as error:
         resumed, problem = None, str(error)
@@ -397,7 +405,7 @@ def _gathered(accelerator, value) -> list:
     return gather_object([value])
 
 
-def _save_state(directory: Path, config, accelerator, model, optimizer, scheduler, rng, step, position, losses,
+def _save_state(directory: Path, config, shapes, accelerator, model, optimizer, scheduler, rng, step, position, losses,
                 wall, examples_seen):  # fmt: skip
     """Every process calls it: the main process writes, and the others wait until it has."""
 
@@ -412,6 +420,7 @@ def _save_state(directory: Path, config, accelerator, model, optimizer, schedule
     order, start = position
     state = {
         "config": _config_key(config),
+        "profiles": shapes,
         "step": step,
         "order": order,
         "start": start,
@@ -439,7 +448,9 @@ def _save_state(directory: Path, config, accelerator, model, optimizer, schedule
         accelerator.wait_for_everyone()
 
 
-def _load_state(directory: Path | None, config, model, optimizer, scheduler, rng, rank=0, processes=1):
+def _load_state(
+    directory: Path | None, config, shapes, model, optimizer, scheduler, rng, rank=0, processes=1
+):
     """(step, order, start, losses, wall_s, examples seen by process ``rank``) of a saved state for
     this config, after loading it into every process; else None."""
     if directory is None or not (directory / STATE_FILE).exists():
@@ -457,6 +468,12 @@ def _load_state(directory: Path | None, config, model, optimizer, scheduler, rng
         raise AccvizError(
             f"The resumable state in {directory} was made with another recipe; "
             "use the same options, or --rebuild to start afresh."
+        )
+    if "profiles" in state and state["profiles"] != shapes:  # states from before this check: not compared
+        raise AccvizError(
+            f"The resumable state in {directory} was trained at other elimination profiles than this run "
+            "would use (with --family searched: the base checkpoint's searched profiles changed since the "
+            "pause). Restore them, or --rebuild to start afresh."
         )
     saved_processes = state.get("num_processes", 1)  # states from before multi-process runs: one
     if saved_processes != processes:
