@@ -80,6 +80,27 @@ def test_a_corrupted_checkpoint_is_detected_and_rebuilt(tiny_base):
     assert read_card(rebuilt)  # checksums hold again
 
 
+def test_the_seed_draws_a_new_classifier_head(tiny_base, tmp_path, minilm_tokenizer):
+    """A base without this task's head (MiniLM has none) gets a new one: the recipe's seed draws it,
+    not whatever the process's random state holds, so the same command trains the same model."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import BertModel
+
+    from .conftest import tiny_vocab_classifier
+
+    _, glue = tiny_base
+    headless = tmp_path / "headless"
+    BertModel(tiny_vocab_classifier().config).save_pretrained(headless)
+    minilm_tokenizer.save_pretrained(headless)
+    trained = []
+    for name, state in (("tiny-a", 1), ("tiny-b", 2)):
+        torch.manual_seed(state)  # what the process's random state happens to hold
+        trained.append(load_file(str(_prepare(headless, glue, name) / "model.safetensors")))
+    assert trained[0].keys() == trained[1].keys() and "classifier.weight" in trained[0]
+    assert all(torch.equal(trained[0][key], trained[1][key]) for key in trained[0])
+
+
 def _prepare_in_subprocess(args):
     import os
 

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+import torch
 from accelerate.utils import broadcast_object_list
 from torch import nn
 
@@ -237,6 +238,7 @@ def prepare_finetuned(
         """Run by every process: the splits, the model (and teacher), and its share of training."""
         train = load_split(spec, "train", glue_dir=glue_dir)
         dev = load_split(spec, "dev", glue_dir=glue_dir)
+        torch.manual_seed(config.seed)  # a base without this task's head gets a new one: the seed draws it
         loaded = load_model(
             base, num_labels=spec.num_labels, allow_pickle=allow_pickle, attn_implementation="sdpa"
         )
