@@ -422,7 +422,7 @@ def test_readme_frontier_prose_is_the_stored_frontier():
 
 
 def test_readme_retrained_seed_two_is_the_stored_rebuild_check():
-    """ "What a seed fixes": the retrained seed-2 plain models against the stored seed-2 sweeps, at 1x."""
+    """Under "What a seed fixes": the retrained seed-2 plain models against the stored seed-2 sweeps, at 1x."""
     gaps = {}
     for task in ("sst2", "stsb", "cola", "mrpc"):
         metric = TASKS[task].primary_metric
