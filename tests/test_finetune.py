@@ -163,11 +163,11 @@ def test_resume_refuses_a_state_trained_at_other_searched_profiles(minilm_tokeni
     config = FinetuneConfig(
         epochs=3, batch_size=3, train_speedup="random:1.4-1.5", profile_family="searched", time_budget_s=0.0
     )
-    layers = tiny_vocab_classifier().config.num_hidden_layers
+    model_config = tiny_vocab_classifier().config
+    layers = model_config.num_hidden_layers
 
     def searched(last_keep: float) -> SearchedProfiles:
         shape = [1.0 - (1.0 - last_keep) * layer / (layers - 1) for layer in range(layers)]
-        model_config = tiny_vocab_classifier().config
         points = tuple((t, rescale_to_budget(model_config, [8, 9], shape, t)) for t in (1.4, 1.5))
         assert all(profile is not None for _, profile in points)
         return SearchedProfiles(points, {"model": "tiny", "task": "sst2"})

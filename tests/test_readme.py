@@ -1,6 +1,5 @@
 """The README's benchmark tables are the stored ones (cached_runs/bench), not a second copy."""
 
-import json
 import re
 
 import pandas as pd
@@ -453,15 +452,13 @@ def test_readme_retrained_seed_two_is_the_stored_rebuild_check():
         metric = TASKS[task].primary_metric
         at_1x = f"strategy == 'acc' and target_speedup == 1 and metric == '{metric}'"
         name = f"minilm-{task}-plain-s2__{task}"
-        retrained = pd.read_csv(REPO_ROOT / "cached_runs" / "rebuilt" / name / "sweep.csv").query(at_1x)
+        retrained = sweep(f"rebuilt/{name}").query(at_1x)
         stored = [sweep(f"minilm-{task}-plain-s{s}__{task}").query(at_1x)["value"].iloc[0] for s in range(3)]
         gaps[task] = retrained["value"].iloc[0] - stored[2]
         if task == "stsb":  # "2 points below all three stored seeds"
             assert round(min(stored) - retrained["value"].iloc[0]) == 2
-    retrained_card = json.loads(
-        (REPO_ROOT / "cached_runs/rebuilt/minilm-sst2-plain-s2__sst2/card.json").read_text()
-    )
-    stored_card = json.loads((REPO_ROOT / "cached_runs/minilm-sst2-plain-s2__sst2/card.json").read_text())
+    retrained_card = stored_json("cached_runs/rebuilt/minilm-sst2-plain-s2__sst2/card.json")
+    stored_card = stored_json("cached_runs/minilm-sst2-plain-s2__sst2/card.json")
     here, there = retrained_card["model_training"], stored_card["model_training"]
     assert "Xeon" in here["machine"]["cpu"] and "EPYC" in there["machine"]["cpu"]
     assert_in_readme(
