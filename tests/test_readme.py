@@ -797,6 +797,49 @@ def test_readme_three_seed_and_searched_prose_is_the_stored_average():
     )
 
 
+def test_readme_teacher_chain_prose_is_the_stored_average():
+    """Under "Every GLUE task" and the goals: the tuned chain with the separate teacher (session 11)."""
+    table = pd.read_csv(BENCH_DIR / "accuracy_average.csv")
+    tuned = "fusion-trained, then one epoch at its searched profiles"
+    taught = "fusion-trained with the separate teacher, then one epoch at its searched profiles with it"
+
+    def row(comparison, suite):
+        rows = table[
+            (table.comparison == comparison) & (table.suite == suite) & (table.strategy == "acc+fuse")
+        ]
+        assert len(rows) == 1, (comparison, suite)
+        return rows.iloc[0]
+
+    def pm(r, column):
+        return f"{r[f'drop_{column}']:.2f} ± {r[f'drop_std_{column}']:.2f}"
+
+    stsb = "the separate teacher on STS-B (session 11)"
+    stsb_taught, stsb_tuned = row(stsb, taught), row(stsb, tuned)
+    assert int(stsb_taught.seeds) == int(stsb_tuned.seeds) == 3
+    # "ahead on the mean at every speedup, within the seeds' spread everywhere"
+    for c in ("1x", "1.5x", "2x", "3x", "4x"):
+        gap = stsb_tuned[f"drop_{c}"] - stsb_taught[f"drop_{c}"]
+        assert 0 < gap < stsb_tuned[f"drop_std_{c}"] + stsb_taught[f"drop_std_{c}"], c
+    every = "the tuned chain with the separate teacher on every task (session 11)"
+    seed2_taught, seed2_tuned = row(every, taught), row(every, tuned)
+    assert int(seed2_taught.seeds) == int(seed2_tuned.seeds) == 1
+    assert set(seed2_taught.tasks.split()) == {"cola", "mrpc", "sst2", "stsb"}
+    three = row("every lever on every task, three seeds (sessions 5-9)", tuned)
+    assert seed2_tuned.drop_2x > three.drop_2x  # "more than the three seeds' ... at 2x"
+    assert_in_readme(
+        [
+            f"**{pm(stsb_taught, '2x')} at 2x**, {pm(stsb_taught, '3x')} at 3x and {pm(stsb_taught, '4x')} at 4x, "
+            f"against {pm(stsb_tuned, '2x')}, {pm(stsb_tuned, '3x').replace(' ± ', ' ±' + chr(10) + '  ')} and "
+            f"{pm(stsb_tuned, '4x')} for the same chain without the teacher",
+            f"one seed and no spread): {seed2_taught.drop_2x:.2f}\n  at 2x and {seed2_taught.drop_3x:.2f} at 3x, "
+            f"against {seed2_tuned.drop_2x:.2f} and {seed2_tuned.drop_3x:.2f} for the same seed without the teacher "
+            f"(more than\n  the three seeds' {pm(three, '2x')} at 2x",
+            f"in both its stages, seed 2 alone, {seed2_taught.drop_2x:.2f} at 2x and {seed2_taught.drop_3x:.2f} at 3x "
+            f"against {seed2_tuned.drop_2x:.2f} and {seed2_tuned.drop_3x:.2f} without it)",
+        ]
+    )
+
+
 def test_readme_ablation_prose_is_the_stored_ablation():
     """Under "The ablation": depth against elimination, from ablation.csv and accuracy.csv."""
     table = pd.read_csv(BENCH_DIR / "ablation.csv").set_index(["suite", "strategy"])
