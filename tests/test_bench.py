@@ -515,6 +515,33 @@ def test_the_ablation_joins_the_average_the_sst2_drop_and_the_fine_tuning_time(t
     assert three["command"].startswith("accviz finetune --layers 3") and plain["command"] == ""
     markdown = ablation_markdown(ablation.reset_index())
     assert "| 3 layers | ACC | 1 | 82.5 | – | – | 3.00 | 4.50 | – | 5.00 | 5 min |" in markdown
+    # a lever of another comparison joins when that comparison drops against the same models
+    _write_sweep(tmp_path, "t0", "sst2", "accuracy", curve([91, 91, 89, 87, 85]), 900)
+    _write_sweep(tmp_path, "u0", "mrpc", "f1", curve([80, 80, 80, 79, 77]), 300)
+    reference = suites["comparisons"][0]["suites"]["plain"]
+    suites["comparisons"] += [
+        {"name": "d", "reference": "plain", "suites": {"plain": reference, "taught": {"sst2": ["t0"], "mrpc": ["u0"]}}},
+        {"name": "e", "reference": "plain", "suites": {"plain": {"sst2": ["p1"]}, "other": {"sst2": ["t0"]}}},
+    ]  # fmt: skip
+    suites["ablation"]["also"] = [{"comparison": "d", "suite": "taught"}]
+    (tmp_path / "suites.json").write_text(json.dumps(suites))
+    comparison, commands = read_ablation_spec(tmp_path / "suites.json")
+    ablation = ablation_table(accuracy_table(tmp_path), comparison, commands, tmp_path).set_index("suite")
+    assert list(ablation.index) == ["plain", "3 layers", "taught"]
+    # at 3x (90 - 87 + 80 - 79) / 2 = 2; SST-2 alone 3; 15 + 5 minutes of fine-tuning
+    assert ablation.loc["taught", "avg_drop_3x"] == pytest.approx(2.0)
+    assert ablation.loc["taught", "sst2_drop_3x"] == pytest.approx(3.0)
+    assert ablation.loc["taught", "fine_tuning_min"] == pytest.approx(20)
+    assert ablation.loc["plain", "avg_drop_3x"] == plain["avg_drop_3x"]  # the borrowed suite changes no row
+    for borrowed, message in (
+        ({"comparison": "e", "suite": "other"}, "other reference models"),
+        ({"comparison": "d", "suite": "no such suite"}, "borrows no suite"),
+        ("d", "borrows no suite"),
+    ):
+        suites["ablation"]["also"] = [borrowed]
+        (tmp_path / "suites.json").write_text(json.dumps(suites))
+        with pytest.raises(AccvizError, match=message):
+            read_ablation_spec(tmp_path / "suites.json")
     suites["ablation"]["comparison"] = "no such comparison"
     (tmp_path / "suites.json").write_text(json.dumps(suites))
     with pytest.raises(AccvizError, match="names no comparison"):

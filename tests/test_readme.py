@@ -840,6 +840,25 @@ def test_readme_teacher_chain_prose_is_the_stored_average():
     )
 
 
+def test_readme_ablation_commands_are_the_stored_commands():
+    """Under "The ablation": each row's commands, as ``suites.json`` holds them (one line each)."""
+    import json
+
+    ablation = json.loads((REPO_ROOT / "cached_runs" / "suites.json").read_text())["ablation"]
+    block = README.split("The commands behind each row", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    shown, suite = {}, None
+    for line in block.splitlines():
+        if line.startswith("# "):
+            suite = line[2:]
+            shown[suite] = []
+        else:
+            shown[suite].append(line)
+    levers = set(pd.read_csv(BENCH_DIR / "ablation.csv")["suite"])
+    assert set(shown) == levers
+    for lever in levers:
+        assert shown[lever] == ablation["commands"][lever].split("; "), lever
+
+
 def test_readme_ablation_prose_is_the_stored_ablation():
     """Under "The ablation": depth against elimination, from ablation.csv and accuracy.csv."""
     table = pd.read_csv(BENCH_DIR / "ablation.csv").set_index(["suite", "strategy"])

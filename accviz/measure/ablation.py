@@ -3,7 +3,8 @@
     python -m accviz.bench accuracy   ->  ... cached_runs/bench/ablation.csv
 
 A lever is a (suite, strategy) of the comparison that ``suites.json`` names under ``"ablation"``
-(``accviz.measure.average``). Per lever, from the stored sweeps (``accuracy_table``'s rows):
+(``accviz.measure.average``), plus the suites its ``"also"`` list borrows from other comparisons
+(``{"comparison": C, "suite": S}``; C must drop against the same reference models). Per lever, from the stored sweeps (``accuracy_table``'s rows):
 
     unpruned        mean over tasks and seeds of the primary metric at the suite's first point
                     (1x; a shallower model's own unpruned point, ~1.9x for 4 layers, ~2.7x for 3)
@@ -38,15 +39,28 @@ SST2_SPEEDUPS = ("2x", "3x")
 
 
 def read_ablation_spec(suites_file: str | Path) -> tuple[Comparison, dict[str, str]] | None:
-    """(the comparison ``suites.json`` names as the ablation, each suite's command); None if none."""
+    """(the comparison ``suites.json`` names as the ablation, with the suites it borrows, and each
+    suite's command); None if the file names none."""
     comparisons = read_comparisons(suites_file)  # a malformed file is an AccvizError here
     spec = json.loads(Path(suites_file).read_text()).get("ablation")
     if spec is None:
         return None
-    found = [c for c in comparisons if isinstance(spec, dict) and c.name == spec.get("comparison")]
-    if not found or not isinstance(spec.get("commands", {}), dict):
+    by_name = {c.name: c for c in comparisons}
+    ablation = by_name.get(spec.get("comparison")) if isinstance(spec, dict) else None
+    if ablation is None or not isinstance(spec.get("commands", {}), dict):
         raise AccvizError(f"{suites_file}: the ablation names no comparison of the file: {spec!r}.")
-    return found[0], dict(spec.get("commands", {}))
+    suites = dict(ablation.suites)
+    for borrowed in spec.get("also", []):
+        source = by_name.get(borrowed.get("comparison")) if isinstance(borrowed, dict) else None
+        if source is None or borrowed.get("suite") not in source.suites:
+            raise AccvizError(f"{suites_file}: the ablation borrows no suite of the file: {borrowed!r}.")
+        if source.suites[source.reference] != ablation.suites[ablation.reference]:
+            raise AccvizError(
+                f"{suites_file}: {source.name!r} drops against other reference models than the ablation's "
+                f"{ablation.name!r}, so its suite {borrowed['suite']!r} cannot join the ablation."
+            )
+        suites[borrowed["suite"]] = source.suites[borrowed["suite"]]
+    return replace(ablation, suites=suites), dict(spec.get("commands", {}))
 
 
 def _fine_tuning_minutes(cached_runs: Path, models: dict[str, tuple[str, ...]]) -> float:
