@@ -520,8 +520,9 @@ def test_the_ablation_joins_the_average_the_sst2_drop_and_the_fine_tuning_time(t
     _write_sweep(tmp_path, "u0", "mrpc", "f1", curve([80, 80, 80, 79, 77]), 300)
     reference = suites["comparisons"][0]["suites"]["plain"]
     suites["comparisons"] += [
-        {"name": "d", "reference": "plain", "suites": {"plain": reference, "taught": {"sst2": ["t0"], "mrpc": ["u0"]}}},
+        {"name": "d", "reference": "plain", "suites": {"plain": reference, "taught": {"sst2": ["t0", "t1"], "mrpc": ["u0"]}}},
         {"name": "e", "reference": "plain", "suites": {"plain": {"sst2": ["p1"]}, "other": {"sst2": ["t0"]}}},
+        {"name": "f", "reference": "plain", "suites": {"plain": reference, "sst2 only": {"sst2": ["t0", "t1"]}}},
     ]  # fmt: skip
     suites["ablation"]["also"] = [{"comparison": "d", "suite": "taught"}]
     (tmp_path / "suites.json").write_text(json.dumps(suites))
@@ -536,6 +537,10 @@ def test_the_ablation_joins_the_average_the_sst2_drop_and_the_fine_tuning_time(t
     for borrowed, message in (
         ({"comparison": "e", "suite": "other"}, "other reference models"),
         ({"comparison": "d", "suite": "no such suite"}, "borrows no suite"),
+        ({"comparison": ["d"], "suite": "taught"}, "borrows no suite"),
+        ({"comparison": "d", "suite": "plain"}, "already has"),
+        ({"comparison": "f", "suite": "sst2 only"}, "other tasks or seeds"),
+        ({"comparison": "d", "suite": 1}, "borrows no suite"),
         ("d", "borrows no suite"),
     ):
         suites["ablation"]["also"] = [borrowed]

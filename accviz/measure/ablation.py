@@ -4,7 +4,8 @@
 
 A lever is a (suite, strategy) of the comparison that ``suites.json`` names under ``"ablation"``
 (``accviz.measure.average``), plus the suites its ``"also"`` list borrows from other comparisons
-(``{"comparison": C, "suite": S}``; C must drop against the same reference models). Per lever, from the stored sweeps (``accuracy_table``'s rows):
+(``{"comparison": C, "suite": S}``; C must drop against the same reference models, S must be a
+new name with the reference's tasks and number of seeds). Per lever, from the stored sweeps (``accuracy_table``'s rows):
 
     unpruned        mean over tasks and seeds of the primary metric at the suite's first point
                     (1x; a shallower model's own unpruned point, ~1.9x for 4 layers, ~2.7x for 3)
@@ -46,20 +47,31 @@ def read_ablation_spec(suites_file: str | Path) -> tuple[Comparison, dict[str, s
     if spec is None:
         return None
     by_name = {c.name: c for c in comparisons}
-    ablation = by_name.get(spec.get("comparison")) if isinstance(spec, dict) else None
+    ablation = by_name.get(str(spec.get("comparison"))) if isinstance(spec, dict) else None
     if ablation is None or not isinstance(spec.get("commands", {}), dict):
         raise AccvizError(f"{suites_file}: the ablation names no comparison of the file: {spec!r}.")
+    also = spec.get("also", [])
+    reference = ablation.suites[ablation.reference]
     suites = dict(ablation.suites)
-    for borrowed in spec.get("also", []):
-        source = by_name.get(borrowed.get("comparison")) if isinstance(borrowed, dict) else None
-        if source is None or borrowed.get("suite") not in source.suites:
+    for borrowed in also if isinstance(also, list) else [also]:
+        entry = borrowed if isinstance(borrowed, dict) else {}
+        comparison, name = entry.get("comparison"), entry.get("suite")
+        source = by_name.get(comparison) if isinstance(comparison, str) else None
+        if source is None or not isinstance(name, str) or name not in source.suites:
             raise AccvizError(f"{suites_file}: the ablation borrows no suite of the file: {borrowed!r}.")
-        if source.suites[source.reference] != ablation.suites[ablation.reference]:
+        models = source.suites[name]
+        if name in suites:
+            raise AccvizError(f"{suites_file}: the ablation borrows {name!r}, which it already has.")
+        if source.suites[source.reference] != reference:
             raise AccvizError(
                 f"{suites_file}: {source.name!r} drops against other reference models than the ablation's "
-                f"{ablation.name!r}, so its suite {borrowed['suite']!r} cannot join the ablation."
+                f"{ablation.name!r}, so its suite {name!r} cannot join the ablation."
             )
-        suites[borrowed["suite"]] = source.suites[borrowed["suite"]]
+        if {t: len(m) for t, m in models.items()} != {t: len(m) for t, m in reference.items()}:
+            raise AccvizError(  # seeds pair by position: a smaller suite would narrow every row
+                f"{suites_file}: the borrowed suite {name!r} has other tasks or seeds than the reference."
+            )
+        suites[name] = models
     return replace(ablation, suites=suites), dict(spec.get("commands", {}))
 
 
