@@ -876,9 +876,23 @@ def test_readme_teacher_chain_prose_is_the_stored_average():
         if float(task_mean(t, "tfuse3")) < float(task_mean(t, "fuse3"))
     ]
     assert behind == ["cola"]
+    # the teacher's [CLS] vector on STS-B, two seeds: "ahead on the mean at 2x and 3x, behind at 4x, within
+    # the spread everywhere"
+    vector = "the teacher's [CLS] vector on STS-B (session 12)"
+    with_vector = row(
+        vector,
+        "fusion-trained with the separate teacher and its [CLS] vector, then one epoch at its searched profiles with both",
+    )
+    without_vector = row(vector, taught)
+    assert int(with_vector.seeds) == int(without_vector.seeds) == 2
+    ahead_within_spread(with_vector, without_vector, ("2x", "3x"))
+    ahead_within_spread(without_vector, with_vector, ("4x",))
     reach = "speedup_at_0.75_average_drop"
     assert_in_readme(
         [
+            f"reason to try it here): **{pm(with_vector, '2x')} at 2x**, {pm(with_vector, '3x')} at 3x and "
+            f"{pm(with_vector, '4x')} at 4x, against {pm(without_vector, '2x')}, {pm(without_vector, '3x')} and "
+            f"{pm(without_vector, '4x')} for the same seeds without the MSE",
             f"**{pm(stsb_taught, '2x')} at 2x**, {pm(stsb_taught, '3x')} at 3x and {pm(stsb_taught, '4x')} at 4x, "
             f"against {pm(stsb_tuned, '2x')}, {pm(stsb_tuned, '3x').replace(' ± ', ' ±' + chr(10) + '  ')} and "
             f"{pm(stsb_tuned, '4x')} for the same chain without the teacher",
