@@ -135,6 +135,11 @@ def stored_json(path: str) -> dict:
     return json.loads((REPO_ROOT / path).read_text(encoding="utf-8"))
 
 
+def ahead_within_spread(better: float, worse: float, better_std: float, worse_std: float) -> bool:
+    """``better``'s drop is below ``worse``'s, by less than the two standard deviations together."""
+    return 0 < worse - better < better_std + worse_std
+
+
 def sweep(name: str) -> pd.DataFrame:
     return pd.read_csv(REPO_ROOT / "cached_runs" / name / "sweep.csv")
 
@@ -842,23 +847,26 @@ def test_readme_teacher_chain_prose_is_the_stored_average():
     def pm(r, column):
         return f"{r[f'drop_{column}']:.2f} ± {r[f'drop_std_{column}']:.2f}"
 
-    def ahead_within_spread(better, worse, columns):  # ahead on the mean by less than both stds
+    def ahead(better, worse, columns):  # ahead on the mean, within the spread
         for c in columns:
-            gap = worse[f"drop_{c}"] - better[f"drop_{c}"]
-            assert 0 < gap < worse[f"drop_std_{c}"] + better[f"drop_std_{c}"], c
+            drops, stds = (
+                (better[f"drop_{c}"], worse[f"drop_{c}"]),
+                (better[f"drop_std_{c}"], worse[f"drop_std_{c}"]),
+            )
+            assert ahead_within_spread(*drops, *stds), c
 
     stsb = "the separate teacher on STS-B (session 11)"
     stsb_taught, stsb_tuned = row(stsb, taught), row(stsb, tuned)
     assert int(stsb_taught.seeds) == int(stsb_tuned.seeds) == 3
     # "ahead on the mean at every speedup, within the seeds' spread everywhere"
-    ahead_within_spread(stsb_taught, stsb_tuned, ("1x", "1.5x", "2x", "3x", "4x"))
+    ahead(stsb_taught, stsb_tuned, ("1x", "1.5x", "2x", "3x", "4x"))
     every = "the tuned chain with the separate teacher on every task (sessions 11-12)"
     taught3, tuned3 = row(every, taught), row(every, tuned)
     assert int(taught3.seeds) == int(tuned3.seeds) == 3
     assert set(taught3.tasks.split()) == {"cola", "mrpc", "sst2", "stsb"}
     # "behind on the mean at 2x and 3x, ahead at 4x, within the spread everywhere"
-    ahead_within_spread(taught3, tuned3, ("4x",))
-    ahead_within_spread(tuned3, taught3, ("2x", "3x"))
+    ahead(taught3, tuned3, ("4x",))
+    ahead(tuned3, taught3, ("2x", "3x"))
 
     def task_mean(task, family):  # the primary metric at 2x, mean of the three seeds
         rows = ACCURACY[
@@ -867,14 +875,10 @@ def test_readme_teacher_chain_prose_is_the_stored_average():
             & (ACCURACY.metric == TASKS[task].primary_metric)
         ]
         assert len(rows) == 3, (task, family)
-        return f"{rows['2x'].mean():.1f}"
+        return rows["2x"].mean()
 
     # "CoLA pulls it down": the only task where the teacher is behind at 2x
-    behind = [
-        t
-        for t in ("sst2", "mrpc", "stsb", "cola")
-        if float(task_mean(t, "tfuse3")) < float(task_mean(t, "fuse3"))
-    ]
+    behind = [t for t in ("sst2", "mrpc", "stsb", "cola") if task_mean(t, "tfuse3") < task_mean(t, "fuse3")]
     assert behind == ["cola"]
     # the teacher's [CLS] vector on STS-B, two seeds: "ahead on the mean at 2x and 3x, behind at 4x, within
     # the spread everywhere"
@@ -885,8 +889,8 @@ def test_readme_teacher_chain_prose_is_the_stored_average():
     )
     without_vector = row(vector, taught)
     assert int(with_vector.seeds) == int(without_vector.seeds) == 2
-    ahead_within_spread(with_vector, without_vector, ("2x", "3x"))
-    ahead_within_spread(without_vector, with_vector, ("4x",))
+    ahead(with_vector, without_vector, ("2x", "3x"))
+    ahead(without_vector, with_vector, ("4x",))
     reach = "speedup_at_0.75_average_drop"
     assert_in_readme(
         [
@@ -900,11 +904,11 @@ def test_readme_teacher_chain_prose_is_the_stored_average():
             f"{pm(taught3, '4x')} at 4x, against {pm(tuned3, '2x')}, {pm(tuned3, '3x')} and {pm(tuned3, '4x')} for "
             f"the same chain without the teacher",
             f"and ≤ 0.75 points up to {taught3[reach]:.2f}x ({tuned3[reach]:.2f}x without)",
-            f"its Matthews correlation at 2x is {task_mean('cola', 'tfuse3')} with the teacher against "
-            f"{task_mean('cola', 'fuse3')} without (means of three seeds); SST-2's accuracy is "
-            f"{task_mean('sst2', 'tfuse3')} against {task_mean('sst2', 'fuse3')}, STS-B's Pearson "
-            f"{task_mean('stsb', 'tfuse3')} against {task_mean('stsb', 'fuse3')}, MRPC's F1 "
-            f"{task_mean('mrpc', 'tfuse3')} against {task_mean('mrpc', 'fuse3')}.",
+            f"its Matthews correlation at 2x is {task_mean('cola', 'tfuse3'):.1f} with the teacher against "
+            f"{task_mean('cola', 'fuse3'):.1f} without (means of three seeds); SST-2's accuracy is "
+            f"{task_mean('sst2', 'tfuse3'):.1f} against {task_mean('sst2', 'fuse3'):.1f}, STS-B's Pearson "
+            f"{task_mean('stsb', 'tfuse3'):.1f} against {task_mean('stsb', 'fuse3'):.1f}, MRPC's F1 "
+            f"{task_mean('mrpc', 'tfuse3'):.1f} against {task_mean('mrpc', 'fuse3'):.1f}.",
             f"in both its stages, three seeds, {pm(taught3, '2x')} at 2x and {pm(taught3, '3x')} at 3x)",
         ]
     )
@@ -961,9 +965,8 @@ def test_readme_ablation_prose_is_the_stored_ablation():
     latest = envelope[envelope.comparison.str.contains("sessions 5-9")]
     assert not latest.empty and not latest.suite.str.startswith("layer-drop").any()
     taught = "fusion-trained with the separate teacher, then one epoch at its searched profiles with it"
-    same_epochs = table.drop(
-        index=[four, three, tuned, taught], level=0
-    )  # the levers with each task's epochs
+    # the levers with each task's epochs
+    same_epochs = table.drop(index=[four, three, tuned, taught], level=0)
     assert same_epochs["sst2_drop_2x"].idxmin() == (best, "acc+fuse")
     assert same_epochs["sst2_drop_3x"].idxmin() == (fused, "acc+fuse")
     assert same_epochs["avg_drop_2x"].idxmin() == (best, "acc+fuse")
@@ -972,11 +975,12 @@ def test_readme_ablation_prose_is_the_stored_ablation():
         assert table[column].idxmin() == (best_of_all, "acc+fuse"), column
     # the teacher chain's row: "behind ... at 2x and 3x and ahead at 4x, within the spread everywhere"
     for column in ("avg_drop_2x", "avg_drop_3x", "avg_drop_4x"):
-        gap = table.loc[(taught, "acc+fuse"), column] - table.loc[(tuned, "acc+fuse"), column]
-        spread = sum(
-            table.loc[(lever, "acc+fuse"), column.replace("drop_", "drop_std_")] for lever in (taught, tuned)
-        )
-        assert abs(gap) < spread and (gap > 0) == (column != "avg_drop_4x"), column
+        better, worse = (taught, tuned) if column == "avg_drop_4x" else (tuned, taught)
+        drops = [table.loc[(lever, "acc+fuse"), column] for lever in (better, worse)]
+        stds = [
+            table.loc[(lever, "acc+fuse"), column.replace("drop_", "drop_std_")] for lever in (better, worse)
+        ]
+        assert ahead_within_spread(*drops, *stds), column
     assert_in_readme(
         [
             f"the model loses {pm(four, 'acc+fuse', 'avg_drop_2x')} points at 2x and {pm(four, 'acc+fuse', 'avg_drop_3x')} "

@@ -5,7 +5,8 @@
 A lever is a (suite, strategy) of the comparison that ``suites.json`` names under ``"ablation"``
 (``accviz.measure.average``), plus the suites its ``"also"`` list borrows from other comparisons
 (``{"comparison": C, "suite": S}``; C must drop against the same reference models, S must be a
-new name with the reference's tasks and number of seeds). Per lever, from the stored sweeps (``accuracy_table``'s rows):
+new name with the reference's tasks and number of seeds). Per lever, from the stored sweeps
+(``accuracy_table``'s rows):
 
     unpruned        mean over tasks and seeds of the primary metric at the suite's first point
                     (1x; a shallower model's own unpruned point, ~1.9x for 4 layers, ~2.7x for 3)
@@ -47,7 +48,8 @@ def read_ablation_spec(suites_file: str | Path) -> tuple[Comparison, dict[str, s
     if spec is None:
         return None
     by_name = {c.name: c for c in comparisons}
-    ablation = by_name.get(str(spec.get("comparison"))) if isinstance(spec, dict) else None
+    named = spec.get("comparison") if isinstance(spec, dict) else None
+    ablation = by_name.get(named) if isinstance(named, str) else None
     if ablation is None or not isinstance(spec.get("commands", {}), dict):
         raise AccvizError(f"{suites_file}: the ablation names no comparison of the file: {spec!r}.")
     also = spec.get("also", [])
