@@ -551,6 +551,12 @@ def test_the_ablation_joins_the_average_the_sst2_drop_and_the_fine_tuning_time(t
     (tmp_path / "suites.json").write_text(json.dumps(suites))
     with pytest.raises(AccvizError, match="names no comparison"):
         read_ablation_spec(tmp_path / "suites.json")
+    # the bench reads the whole spec before it writes: a bad one leaves no table behind
+    from accviz.measure.bench_accuracy import run_accuracy
+
+    with pytest.raises(AccvizError, match="names no comparison"):
+        run_accuracy(tmp_path, tmp_path / "bench", command="test", smoke=True, log=lambda *_: None)
+    assert not (tmp_path / "bench").exists() or not any((tmp_path / "bench").iterdir())
 
 
 def test_machine_cards_keep_the_keys_of_the_stored_cards():

@@ -115,6 +115,13 @@ def run_accuracy(
         },
         note,
     )
+    # everything is read and computed first: a malformed suites.json writes nothing
+    suites_file = Path(cached_runs_dir) / SUITES_FILE
+    comparisons = read_comparisons(suites_file) if suites_file.exists() else []
+    average = average_drop_table(table, comparisons)
+    spec = read_ablation_spec(suites_file) if not average.empty else None
+    ablation = ablation_table(table, *spec, Path(cached_runs_dir)) if spec else pd.DataFrame()
+
     write_table(out_dir, "accuracy", table, card)
     log(
         show_table(
@@ -123,29 +130,24 @@ def run_accuracy(
             f"\naccuracy (percent) by target speedup; reachable speedup at <= {MAX_DROP_POINTS:g} points drop",
         )
     )
-    suites_file = Path(cached_runs_dir) / SUITES_FILE
-    comparisons = read_comparisons(suites_file) if suites_file.exists() else []
-    average = average_drop_table(table, comparisons)
     if average.empty:
         log(f"average drop over tasks: no task has a sweep in every suite of {suites_file}; not written.")
-    else:
-        suites = json.loads(suites_file.read_text())
-        write_table(
-            out_dir, "accuracy_average", average, {**card, "settings": {**card["settings"], "suites": suites}}
+        return table
+    suites = json.loads(suites_file.read_text())
+    write_table(
+        out_dir, "accuracy_average", average, {**card, "settings": {**card["settings"], "suites": suites}}
+    )
+    envelope = average_envelope(average)
+    write_companion_table(out_dir, "accuracy_average_envelope.csv", envelope)
+    log(
+        show_table(
+            average, average.columns, "\naverage drop over tasks (points below the reference suite's 1x)"
         )
-        envelope = average_envelope(average)
-        write_companion_table(out_dir, "accuracy_average_envelope.csv", envelope)
-        log(
-            show_table(
-                average, average.columns, "\naverage drop over tasks (points below the reference suite's 1x)"
-            )
-        )
-        log(show_table(envelope, envelope.columns, "\nthe best suite at each speedup, per comparison"))
-        spec = read_ablation_spec(suites_file)
-        ablation = ablation_table(table, *spec, Path(cached_runs_dir)) if spec else pd.DataFrame()
-        if spec and ablation.empty:
-            log(f"ablation: comparison {spec[0].name!r} has no task swept in every suite; not written.")
-        elif spec:
-            write_companion_table(out_dir, "ablation.csv", ablation)
-            log(show_table(ablation, [c for c in ablation.columns if c != "command"], "\nthe ablation"))
+    )
+    log(show_table(envelope, envelope.columns, "\nthe best suite at each speedup, per comparison"))
+    if spec and ablation.empty:
+        log(f"ablation: comparison {spec[0].name!r} has no task swept in every suite; not written.")
+    elif spec:
+        write_companion_table(out_dir, "ablation.csv", ablation)
+        log(show_table(ablation, [c for c in ablation.columns if c != "command"], "\nthe ablation"))
     return table
