@@ -115,12 +115,15 @@ def run_accuracy(
         },
         note,
     )
-    # everything is read and computed first: a malformed suites.json writes nothing
+    # everything is read and computed first: a malformed suites.json (comparisons or ablation) writes nothing
     suites_file = Path(cached_runs_dir) / SUITES_FILE
     comparisons = read_comparisons(suites_file) if suites_file.exists() else []
+    suites = json.loads(suites_file.read_text()) if suites_file.exists() else {}
+    spec = read_ablation_spec(suites_file) if suites_file.exists() else None
     average = average_drop_table(table, comparisons)
-    spec = read_ablation_spec(suites_file) if not average.empty else None
-    ablation = ablation_table(table, *spec, Path(cached_runs_dir)) if spec else pd.DataFrame()
+    ablation = (
+        ablation_table(table, *spec, Path(cached_runs_dir)) if spec and not average.empty else pd.DataFrame()
+    )
 
     write_table(out_dir, "accuracy", table, card)
     log(
@@ -133,7 +136,6 @@ def run_accuracy(
     if average.empty:
         log(f"average drop over tasks: no task has a sweep in every suite of {suites_file}; not written.")
         return table
-    suites = json.loads(suites_file.read_text())
     write_table(
         out_dir, "accuracy_average", average, {**card, "settings": {**card["settings"], "suites": suites}}
     )
