@@ -161,6 +161,18 @@ def standing(new: dict, old: dict, new_spread: dict, old_spread: dict) -> str:
     return ", ".join(words)
 
 
+def searched_task_mean(task: str, family: str, column: str) -> float:
+    """A task's primary metric in one accuracy.csv column, mean of the three seeds' searched sweeps
+    (``minilm-{task}-{family}-s{seed}-searched``, acc+fuse)."""
+    rows = ACCURACY[
+        ACCURACY.model.isin([f"minilm-{task}-{family}-s{s}-searched" for s in range(3)])
+        & (ACCURACY.strategy == "acc+fuse")
+        & (ACCURACY.metric == TASKS[task].primary_metric)
+    ]
+    assert len(rows) == 3, (task, family)
+    return float(rows[column].mean())
+
+
 def sweep(name: str) -> pd.DataFrame:
     return pd.read_csv(REPO_ROOT / "cached_runs" / name / "sweep.csv")
 
@@ -906,13 +918,7 @@ def test_readme_teacher_chain_prose_is_the_stored_average():
     ahead(tuned3, taught3, ("2x", "3x"))
 
     def task_mean(task, family):  # the primary metric at 2x, mean of the three seeds
-        rows = ACCURACY[
-            ACCURACY.model.isin([f"minilm-{task}-{family}-s{s}-searched" for s in range(3)])
-            & (ACCURACY.strategy == "acc+fuse")
-            & (ACCURACY.metric == TASKS[task].primary_metric)
-        ]
-        assert len(rows) == 3, (task, family)
-        return rows["2x"].mean()
+        return searched_task_mean(task, family, "2x")
 
     # "CoLA pulls it down": the only task where the teacher is behind at 2x
     behind = [t for t in ("sst2", "mrpc", "stsb", "cola") if task_mean(t, "tfuse3") < task_mean(t, "fuse3")]
@@ -969,13 +975,7 @@ def test_readme_goals_range_prose_is_the_stored_average():
         return f"{average(comparison, suite, 'acc+fuse', f'drop_{s}'):.2f} ± {average(comparison, suite, 'acc+fuse', f'drop_std_{s}'):.2f}"
 
     def task_mean(task, family, column):
-        rows = ACCURACY[
-            ACCURACY.model.isin([f"minilm-{task}-{family}-s{s}-searched" for s in range(3)])
-            & (ACCURACY.strategy == "acc+fuse")
-            & (ACCURACY.metric == TASKS[task].primary_metric)
-        ]
-        assert len(rows) == 3, (task, family)
-        return f"{rows[column].mean():.1f}"
+        return f"{searched_task_mean(task, family, column):.1f}"
 
     reach = "speedup_at_0.75_average_drop"
     # SST-2 alone, under "The frontier": half-ranges, as the frontier table prints them
