@@ -557,6 +557,17 @@ def test_the_ablation_joins_the_average_the_sst2_drop_and_the_fine_tuning_time(t
     with pytest.raises(AccvizError, match="names no comparison"):
         run_accuracy(tmp_path, tmp_path / "bench", command="test", smoke=True, log=lambda *_: None)
     assert not (tmp_path / "bench").exists() or not any((tmp_path / "bench").iterdir())
+    for text, message in (
+        ("[1, 2]", "not a JSON object"),
+        ('{"comparisons": [', "Expecting"),
+        ("{}", "comparisons"),
+    ):
+        (tmp_path / "suites.json").write_text(text)  # read once: each reader sees the same error
+        with pytest.raises(AccvizError, match=message):
+            run_accuracy(tmp_path, tmp_path / "bench", command="test", smoke=True, log=lambda *_: None)
+        with pytest.raises(AccvizError, match=message):
+            read_ablation_spec(tmp_path / "suites.json")
+    assert not (tmp_path / "bench").exists() or not any((tmp_path / "bench").iterdir())
 
 
 def test_machine_cards_keep_the_keys_of_the_stored_cards():

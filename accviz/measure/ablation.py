@@ -24,7 +24,6 @@ so every number is one the average table or the sweeps already hold; this only j
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,7 +31,13 @@ import numpy as np
 import pandas as pd
 
 from accviz.errors import AccvizError, CacheError
-from accviz.measure.average import Comparison, average_drop_table, common_seeds, read_comparisons
+from accviz.measure.average import (
+    Comparison,
+    average_drop_table,
+    common_seeds,
+    parse_comparisons,
+    read_suites,
+)
 from accviz.method.scoring import strategy_label
 from accviz.results import points, primary_metric_rows, read_sweep, sweep_dir, training_wall_s
 
@@ -43,8 +48,15 @@ SST2_SPEEDUPS = ("2x", "3x")
 def read_ablation_spec(suites_file: str | Path) -> tuple[Comparison, dict[str, str]] | None:
     """(the comparison ``suites.json`` names as the ablation, with the suites it borrows, and each
     suite's command); None if the file names none."""
-    comparisons = read_comparisons(suites_file)  # a malformed file is an AccvizError here
-    spec = json.loads(Path(suites_file).read_text()).get("ablation")
+    data = read_suites(suites_file)  # a malformed file is an AccvizError here
+    return ablation_spec(data, parse_comparisons(data, suites_file), suites_file)
+
+
+def ablation_spec(
+    data: dict, comparisons: list[Comparison], suites_file: str | Path
+) -> tuple[Comparison, dict[str, str]] | None:
+    """``read_ablation_spec`` on a ``suites.json`` already read (``read_suites``) and parsed."""
+    spec = data.get("ablation")
     if spec is None:
         return None
     by_name = {c.name: c for c in comparisons}

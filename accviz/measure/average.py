@@ -48,11 +48,21 @@ class Comparison:
     min_reference: dict[str, float]  # task -> the reference baseline it needs to be averaged
 
 
-def read_comparisons(path: str | Path) -> list[Comparison]:
-    """``suites.json`` -> comparisons; a malformed file is an AccvizError naming what is wrong."""
+def read_suites(path: str | Path) -> dict:
+    """``suites.json`` as read, once; unreadable or not a JSON object is an AccvizError."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise AccvizError(f"Cannot read the suites of the average drop, {path}: {error!r}") from None
+    if not isinstance(data, dict):
+        raise AccvizError(f"Cannot read the suites of the average drop, {path}: not a JSON object.")
+    return data
+
+
+def parse_comparisons(data: dict, path: str | Path) -> list[Comparison]:
+    """``read_suites``'s dict -> comparisons; a malformed entry is an AccvizError naming ``path``."""
+    try:
         comparisons = []
         for entry in data["comparisons"]:
             suites = {
@@ -69,8 +79,13 @@ def read_comparisons(path: str | Path) -> list[Comparison]:
             floors = {task: float(v) for task, v in data.get("min_reference", {}).items()}
             comparisons.append(Comparison(entry["name"], entry["reference"], suites, floors))
         return comparisons
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise AccvizError(f"Cannot read the suites of the average drop, {path}: {error!r}") from None
+
+
+def read_comparisons(path: str | Path) -> list[Comparison]:
+    """``suites.json`` -> comparisons; a malformed file is an AccvizError naming what is wrong."""
+    return parse_comparisons(read_suites(path), path)
 
 
 def speedup_at_drop(

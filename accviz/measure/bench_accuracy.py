@@ -22,19 +22,19 @@ lever over every task in ``ablation.csv`` (``accviz.measure.ablation``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from accviz.measure.ablation import ablation_table, read_ablation_spec
+from accviz.measure.ablation import ablation_spec, ablation_table
 from accviz.measure.average import (
     MAX_DROP_POINTS,
     SUITES_FILE,
     average_drop_table,
     average_envelope,
-    read_comparisons,
+    parse_comparisons,
+    read_suites,
     speedup_at_drop,
 )
 from accviz.measure.report import show_table
@@ -117,9 +117,10 @@ def run_accuracy(
     )
     # everything is read and computed first: a malformed suites.json (comparisons or ablation) writes nothing
     suites_file = Path(cached_runs_dir) / SUITES_FILE
-    comparisons = read_comparisons(suites_file) if suites_file.exists() else []
-    suites = json.loads(suites_file.read_text()) if suites_file.exists() else {}
-    spec = read_ablation_spec(suites_file) if suites_file.exists() else None
+    exists = suites_file.exists()
+    suites = read_suites(suites_file) if exists else {}  # read once, parsed twice
+    comparisons = parse_comparisons(suites, suites_file) if exists else []
+    spec = ablation_spec(suites, comparisons, suites_file) if exists else None
     average = average_drop_table(table, comparisons)
     ablation = (
         ablation_table(table, *spec, Path(cached_runs_dir)) if spec and not average.empty else pd.DataFrame()
