@@ -561,6 +561,7 @@ def test_the_ablation_joins_the_average_the_sst2_drop_and_the_fine_tuning_time(t
         ("[1, 2]", "not a JSON object"),
         ('{"comparisons": [', "Expecting"),
         ("{}", "comparisons"),
+        ('{"comparisons": [{"name": "a", "reference": "r", "suites": []}]}', "AttributeError"),
     ):
         (tmp_path / "suites.json").write_text(text)  # read once: each reader sees the same error
         with pytest.raises(AccvizError, match=message):

@@ -443,12 +443,13 @@ def test_readme_frontier_prose_is_the_stored_frontier():
     assert int(FRONTIER.loc[long_chain, "seeds"]) == int(FRONTIER.loc[long_one, "seeds"]) == 3
     assert gap(long_chain, long_one, 2) > 0 and gap(long_chain, long_one, 4) > 0
     assert FRONTIER.loc[long_chain, "drop_3x"] > FRONTIER.loc[long_one, "drop_3x"]
-    assert FRONTIER["value_2x"].idxmax() == long_chain
+    assert level(long_chain, long_one, 3)
     assert all(FRONTIER.loc[long_chain, f"drop_{s}x"] > FRONTIER.loc[tuned, f"drop_{s}x"] for s in (2, 3))
     assert all(
         FRONTIER.loc[long_chain, f"drop_{s}x"] > FRONTIER.loc[long_fused, f"drop_{s}x"] for s in (3, 4)
     )
-    assert FRONTIER.loc[long_chain, "drop_3x"] > 1.5  # "The SST-2 goal at 3x is no closer"
+    # "The SST-2 goal at 3x is no closer": behind the best 3x drop, which is beyond the goal
+    assert FRONTIER.loc[long_chain, "drop_3x"] > FRONTIER.loc[tuned, "drop_3x"] > 1.5
     long_reference = FRONTIER.loc[long_chain, "reference"]
     assert long_reference == long_plain and int(FRONTIER.loc[long_plain, "seeds"]) == 1
     assert_in_readme(
@@ -550,9 +551,9 @@ def test_readme_frontier_prose_is_the_stored_frontier():
             f"at 3x it falls back to the fusion-trained\n  models' level ({pm(fused, 3)} against the one-epoch reference)",
             f"SST-2 ≤ 1.5\nat 3x: best {pm(tuned, 3)} (the tuned lever; with the teacher {pm(teacher_tuned, 3)}, with its `[CLS]` vector\n"
             f"too {pm(hidden_tuned, 3)}; the long "
-            f"budget's\nfusion-trained model, one seed, also {d(long_fused, 3)}; the long budget's tuned chain,\nthree "
-            f"seeds, {pm(long_chain, 3)}), missed by "
-            f"{FRONTIER.loc[tuned, 'drop_3x'] - 1.5:.2f}.",
+            f"budget's\nfusion-trained model, one seed, also {d(long_fused, 3)}), missed by "
+            f"{FRONTIER.loc[tuned, 'drop_3x'] - 1.5:.2f}; the\nlong budget's tuned chain does not "
+            f"come close ({pm(long_chain, 3)}, three seeds).",
             f"| {pm(tuned, 2)} points at 2x, {pm(tuned, 3)} at 3x and {pm(tuned, 4)} at 4x (fusion-trained, then one "
             f"more epoch at its searched profiles: one epoch more than the reference); {pm(teacher_tuned, 2)} at 2x the "
             f"same chain with a separate teacher, {pm(hidden_tuned, 4)} at 4x with the teacher's `[CLS]` vector too; "
