@@ -448,10 +448,9 @@ def test_readme_frontier_prose_is_the_stored_frontier():
     assert all(
         FRONTIER.loc[long_chain, f"drop_{s}x"] > FRONTIER.loc[long_fused, f"drop_{s}x"] for s in (3, 4)
     )
-    # "The SST-2 goal at 3x is no closer": behind the best 3x drop, which is beyond the goal
-    assert FRONTIER.loc[long_chain, "drop_3x"] > FRONTIER.loc[tuned, "drop_3x"] > 1.5
-    long_reference = FRONTIER.loc[long_chain, "reference"]
-    assert long_reference == long_plain and int(FRONTIER.loc[long_plain, "seeds"]) == 1
+    # "The SST-2 goal at 3x is no closer": behind the 16k chain at 3x (above), whose drop is beyond the goal
+    assert FRONTIER.loc[tuned, "drop_3x"] > 1.5
+    assert FRONTIER.loc[long_chain, "reference"] == long_plain and int(FRONTIER.loc[long_plain, "seeds"]) == 1
     assert_in_readme(
         [
             f"plain model (one seed, {FRONTIER.loc[long_plain, 'unpruned']:.2f}). It loses **{pm(long_chain, 2)} at "
