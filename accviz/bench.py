@@ -1,6 +1,6 @@
 """Benchmarks: does the FLOPs model's speedup show up as latency, and what does accuracy cost?
 
-    python -m accviz.bench speedup|fidelity|accuracy|int8|frontier|gpu|all|report [--smoke] [--threads N] [--out DIR]
+    python -m accviz.bench speedup|fidelity|accuracy|int8|frontier|choice|gpu|all|report [--smoke] [--threads N] [--out DIR]
 
 speedup   BERT-base shapes, 128 real tokens, batch 1 and 16, targets 1.5/2/3/4: estimated speedup
           (FLOPs model) against measured latency speedup over the plain HF model (eager and sdpa;
@@ -15,6 +15,8 @@ accuracy  pivots the sweeps that ``accviz sweep`` wrote to cached_runs/*/sweep.c
           ``accviz.measure.bench_accuracy``.
 int8      int8 weights × elimination against fp32 unpruned (``accviz.measure.bench_int8``).
 frontier  the levers of cached_runs/frontier.json over seeds, and their envelope (``accviz.measure.frontier``).
+choice    per task, the recipe whose searched runs score best on held-out train slices
+          (cached_runs/choices.json, ``accviz.measure.held_out_choice``); measures nothing.
 gpu       BERT-base on a GPU, fp32 and bf16 (``accviz.measure.bench_gpu``); skipped without CUDA.
 report    prints the stored tables as Markdown (what the README shows); measures nothing
           (``accviz.measure.report``).
@@ -43,6 +45,7 @@ from accviz.measure.bench_gpu import GPU_FULL, GPU_SMOKE, run_gpu
 from accviz.measure.bench_int8 import INT8_FULL, INT8_SMOKE, run_int8
 from accviz.measure.bench_speedup import run_speedup
 from accviz.measure.frontier import run_frontier
+from accviz.measure.held_out_choice import run_choice
 from accviz.measure.report import run_report
 from accviz.measure.workloads import FIDELITY_FULL, FIDELITY_SMOKE, SPEEDUP_FULL, SPEEDUP_SMOKE
 from accviz.results import BENCH_DIR
@@ -55,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m accviz.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "benchmark", choices=("speedup", "fidelity", "accuracy", "int8", "gpu", "frontier", "all", "report")
+        "benchmark",
+        choices=("speedup", "fidelity", "accuracy", "int8", "gpu", "frontier", "choice", "all", "report"),
     )
     parser.add_argument("--smoke", action="store_true", help="a tiny 2-layer model, 2 repeats: seconds")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
@@ -93,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_int8(INT8_SMOKE if args.smoke else INT8_FULL, out_dir, **common)
         if "frontier" in chosen:
             run_frontier(args.cached_runs, out_dir, **common)
+        if "choice" in chosen:
+            run_choice(args.cached_runs, out_dir, **common)
         if "gpu" in chosen:
             run_gpu(GPU_SMOKE if args.smoke else GPU_FULL, out_dir, **common)
     except AccvizError as error:

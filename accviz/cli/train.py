@@ -15,7 +15,7 @@ from accviz.errors import AccvizError, CacheError
 from accviz.machine import launched_processes, provenance
 from accviz.measure.evaluate import evaluate_encoded
 from accviz.method.scoring import choose_strategy
-from accviz.method.search import SearchedProfiles, search_profile, write_searched
+from accviz.method.search import HELD_OUT_SLICE, SearchedProfiles, search_profile, write_searched
 from accviz.method.speedup import SolvedProfile
 from accviz.results import sweep_dir
 from accviz.store.cache import read_card
@@ -94,7 +94,7 @@ def held_out_train_slice(spec: TaskSpec, args, model_dir: Path, examples: int, s
             rng = random.Random(config.get("seed", 0))  # the draw finetune() made, replayed
             used = set(training_subset(len(train), used_count, rng))
             candidates = [i for i in candidates if i not in used]
-            note = f"train examples outside the {used_count} the checkpoint was fine-tuned on"
+            note = f"{HELD_OUT_SLICE} {used_count} the checkpoint was fine-tuned on"
         else:
             note = "train examples the checkpoint was fine-tuned on (it used the whole split)"
     picked = sorted(random.Random(seed).sample(candidates, min(examples, len(candidates))))

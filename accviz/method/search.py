@@ -34,6 +34,7 @@ from accviz.method.profile import EliminationProfile
 from accviz.method.speedup import SolvedProfile, solve_profile
 
 SEARCH_FILE = "searched_profiles.json"
+HELD_OUT_SLICE = "train examples outside the"  # how a search card names a slice the model did not train on
 _BISECTION_STEPS = 50
 
 

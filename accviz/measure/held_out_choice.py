@@ -1,0 +1,123 @@
+"""A recipe chosen per task on a held-out slice of the train split (never dev).
+
+    python -m accviz.bench choice   ->  cached_runs/bench/held_out_choice.csv (+ .json)
+
+Which recipes compete is data, not code: ``cached_runs/choices.json`` lists, per choice, the
+candidate recipes (the first is the default) and, per task, each candidate's searched runs: models
+fine-tuned on the train split less a slice and searched on that slice (``accviz search-profile``
+stores the metric the search reached per target speedup in ``<model>-searched__<task>``). Then
+
+    score(task, recipe) = mean over seeds ( mean over targets ( metric on the slice at the target ) )
+    chosen(task)        = the recipe with the highest score (a tie keeps the earlier one)
+
+A search whose slice the model was trained on is refused: its score would say nothing about
+examples the model has not seen. What a choice selects is named by ``apply``: per recipe, a suite
+of ``suites.json``'s comparison ``comparison`` (the full-train models of that recipe, swept on dev);
+``chosen_suite`` returns the suite the choice makes of them, task by task, which ``suites.json``
+holds under the choice's ``suite`` name (tests check that the two agree).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from accviz.errors import AccvizError
+from accviz.method.search import HELD_OUT_SLICE, read_searched
+from accviz.results import bench_card, sweep_dir, write_table
+
+CHOICES_FILE = "choices.json"
+
+
+def read_choices(cached_runs: Path) -> list[dict]:
+    path = Path(cached_runs) / CHOICES_FILE
+    try:
+        choices = json.loads(path.read_text())["choices"]
+        for choice in choices:
+            for key in ("name", "targets", "candidates", "searches", "apply", "comparison", "suite"):
+                choice[key]  # noqa: B018 - every key is required
+            missing = [c for c in choice["candidates"] if c not in choice["apply"]]
+            if missing or len(choice["candidates"]) < 2:
+                raise ValueError(
+                    f"{choice['name']!r}: needs >= 2 candidates, each in 'apply' (missing {missing})"
+                )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise AccvizError(f"{path} cannot be read as a choice spec: {error}") from None
+    return choices
+
+
+def slice_metrics(cached_runs: Path, model: str, task: str, targets) -> list[float]:
+    """The search's metric on its slice at each target; AccvizError if absent or not held out."""
+    searched = read_searched(sweep_dir(cached_runs, model + "-searched", task))
+    where = searched.card.get("search_slice", "")
+    if HELD_OUT_SLICE not in where:
+        raise AccvizError(
+            f"{model} was searched on {where or 'an unnamed slice'}: a choice needs a slice the model was "
+            f"not trained on (fine-tune with --max-train-examples below the train split's size)."
+        )
+    reached = {float(d["target"]): float(d["metric"]) for d in searched.card.get("details", [])}
+    absent = [t for t in targets if float(t) not in reached]
+    if absent:
+        raise AccvizError(f"{model} was not searched at {absent}x (searched: {sorted(reached)}).")
+    return [reached[float(t)] for t in targets]
+
+
+def choice_table(cached_runs: Path) -> pd.DataFrame:
+    """One row per (choice, task, candidate): its score on the held-out slices and whether it won."""
+    rows = []
+    for choice in read_choices(cached_runs):
+        targets = choice["targets"]
+        for task, by_candidate in choice["searches"].items():
+            seeds = {len(by_candidate.get(c, [])) for c in choice["candidates"]}
+            if seeds != {len(by_candidate[choice["candidates"][0]])} or 0 in seeds:
+                raise AccvizError(
+                    f"{choice['name']!r}, {task}: every candidate needs the same number (> 0) of runs."
+                )
+            scored = []
+            for candidate in choice["candidates"]:
+                per_seed = np.array(
+                    [slice_metrics(cached_runs, m, task, targets) for m in by_candidate[candidate]]
+                )
+                scored.append((candidate, per_seed))  # (seeds, targets)
+            winner = max(range(len(scored)), key=lambda i: (scored[i][1].mean(), -i))
+            for i, (candidate, per_seed) in enumerate(scored):
+                rows.append({
+                    "choice": choice["name"], "task": task, "candidate": candidate, "seeds": len(per_seed),
+                    "score": float(per_seed.mean()), "spread": float(np.ptp(per_seed.mean(axis=1))),
+                    **{f"score_{t:g}x": float(v) for t, v in zip(targets, per_seed.mean(axis=0), strict=True)},
+                    "chosen": i == winner, "applies": choice["apply"][candidate],
+                    "models": " ".join(by_candidate[candidate]),
+                })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def chosen_suite(table: pd.DataFrame, choice: dict, comparisons) -> dict[str, tuple[str, ...]]:
+    """{task: models} the choice selects: each task's models from its winner's suite in ``comparisons``."""
+    found = [c for c in comparisons if c.name == choice["comparison"]]
+    if not found:
+        raise AccvizError(f"suites.json has no comparison {choice['comparison']!r} for {choice['name']!r}.")
+    winners = table[(table["choice"] == choice["name"]) & table["chosen"]]
+    suite = {}
+    for row in winners.itertuples():
+        models = found[0].suites.get(row.applies, {}).get(row.task)
+        if not models:
+            raise AccvizError(
+                f"suites.json's {choice['comparison']!r} has no {row.applies!r} models for {row.task}."
+            )
+        suite[row.task] = tuple(models)
+    return suite
+
+
+def run_choice(cached_runs: Path, out_dir: Path, *, command: str, smoke: bool, note: str = "", log=print):
+    table = choice_table(Path(cached_runs))
+    card = bench_card("choice", command, smoke, {"spec": str(Path(cached_runs) / CHOICES_FILE)}, note)
+    write_table(out_dir, "held_out_choice", table, card)
+    for row in table.itertuples():
+        mark = "chosen" if row.chosen else ""
+        log(
+            f"{row.task:6} {row.candidate:12} {row.score:6.2f} (seeds {row.seeds}, spread {row.spread:.2f}) {mark}"
+        )
+    return table
