@@ -15,6 +15,8 @@ from accviz.method.profile import EliminationProfile
 from accviz.method.search import HELD_OUT_SLICE, SearchedProfiles, write_searched
 from accviz.results import sweep_dir
 
+from .conftest import REPO_ROOT
+
 HELD_OUT = f"600 {HELD_OUT_SLICE} 16000 the checkpoint was fine-tuned on"
 TRAINED_ON = "600 train examples the checkpoint was fine-tuned on (it used the whole split)"
 
@@ -126,3 +128,15 @@ def test_the_bench_writes_the_table_and_the_chosen_suite_comes_from_the_winners_
     choice["comparison"] = "another"
     with pytest.raises(AccvizError, match="no comparison 'another'"):
         chosen_suite(table, choice, comparisons)
+
+
+def test_the_stored_choice_is_the_suite_suites_json_holds():
+    """suites.json's chosen suite is, task by task, the full-train chain of the recipe that won."""
+    cached_runs = REPO_ROOT / "cached_runs"
+    table = choice_table(cached_runs)
+    stored = pd.read_csv(cached_runs / "bench" / "held_out_choice.csv")
+    pd.testing.assert_frame_equal(table, stored, check_dtype=False)  # the committed table is today's
+    comparisons = read_comparisons(cached_runs / "suites.json")
+    for choice in read_choices(cached_runs):
+        held = next(c for c in comparisons if c.name == choice["comparison"]).suites[choice["suite"]]
+        assert held == chosen_suite(table, choice, comparisons)
