@@ -77,8 +77,14 @@ def test_a_slice_the_model_trained_on_a_missing_target_or_unequal_seeds_are_refu
     with pytest.raises(AccvizError, match="search-profile"):
         choice_table(tmp_path)
 
-    _spec(tmp_path, {"sst2": {"wide": ["w0"], "narrow": []}})
-    with pytest.raises(AccvizError, match="same number"):
+    for runs in ({"wide": ["w0"], "narrow": []}, {"narrow": ["w0"]}):  # no run; the default absent
+        _spec(tmp_path, {"sst2": runs})
+        with pytest.raises(AccvizError, match="same number"):
+            choice_table(tmp_path)
+
+    _searched(tmp_path, "nan", (float("nan"), 80))
+    _spec(tmp_path, {"sst2": {"wide": ["w0"], "narrow": ["nan"]}})
+    with pytest.raises(AccvizError, match="non-finite"):
         choice_table(tmp_path)
 
     spec = _spec(tmp_path, {"sst2": {"wide": ["w0"], "narrow": ["w0"]}})
@@ -89,8 +95,12 @@ def test_a_slice_the_model_trained_on_a_missing_target_or_unequal_seeds_are_refu
 
 
 @pytest.mark.parametrize(
-    "text", ["[]", "{", '{"choices": [{"name": "x"}]}', '{"choices": [{"name": "x", "targets": [2], '
-     '"candidates": ["a"], "searches": {}, "apply": {"a": "s"}, "comparison": "c", "suite": "s"}]}'],
+    "text", ["[]", "{", '{"choices": []}', '{"choices": [{"name": "x"}]}', '{"choices": [{"name": "x", "targets": [2], '
+     '"candidates": ["a"], "searches": {}, "apply": {"a": "s"}, "comparison": "c", "suite": "s"}]}',
+     '{"choices": [{"name": "x", "targets": ["2"], "candidates": ["a", "b"], "searches": {}, '
+     '"apply": {"a": "s", "b": "t"}, "comparison": "c", "suite": "s"}]}',
+     '{"choices": [{"name": "x", "targets": [2], "candidates": ["a", "b"], "searches": {"sst2": ["m"]}, '
+     '"apply": {"a": "s", "b": "t"}, "comparison": "c", "suite": "s"}]}'],
 )  # fmt: skip
 def test_a_malformed_spec_is_one_clear_error_and_the_bench_writes_nothing(tmp_path, text, capsys):
     (tmp_path / CHOICES_FILE).write_text(text)

@@ -20,6 +20,7 @@ holds under the choice's ``suite`` name (tests check that the two agree).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +37,19 @@ def read_choices(cached_runs: Path) -> list[dict]:
     path = Path(cached_runs) / CHOICES_FILE
     try:
         choices = json.loads(path.read_text())["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise ValueError("'choices' must be a non-empty list")
         for choice in choices:
             for key in ("name", "targets", "candidates", "searches", "apply", "comparison", "suite"):
                 choice[key]  # noqa: B018 - every key is required
+            if not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in choice["targets"]):
+                raise ValueError(f"{choice['name']!r}: targets must be numbers, not {choice['targets']}")
+            if (
+                not isinstance(choice["apply"], dict)
+                or not isinstance(choice["searches"], dict)
+                or not all(isinstance(runs, dict) for runs in choice["searches"].values())
+            ):
+                raise ValueError(f"{choice['name']!r}: 'searches' and 'apply' must be objects")
             missing = [c for c in choice["candidates"] if c not in choice["apply"]]
             if missing or len(choice["candidates"]) < 2:
                 raise ValueError(
@@ -52,8 +63,8 @@ def read_choices(cached_runs: Path) -> list[dict]:
 def slice_metrics(cached_runs: Path, model: str, task: str, targets) -> list[float]:
     """The search's metric on its slice at each target; AccvizError if absent or not held out."""
     searched = read_searched(sweep_dir(cached_runs, model + "-searched", task))
-    where = searched.card.get("search_slice", "")
-    if HELD_OUT_SLICE not in where:
+    where = searched.card.get("search_slice") or ""
+    if HELD_OUT_SLICE not in str(where):
         raise AccvizError(
             f"{model} was searched on {where or 'an unnamed slice'}: a choice needs a slice the model was "
             f"not trained on (fine-tune with --max-train-examples below the train split's size)."
@@ -62,7 +73,12 @@ def slice_metrics(cached_runs: Path, model: str, task: str, targets) -> list[flo
     absent = [t for t in targets if float(t) not in reached]
     if absent:
         raise AccvizError(f"{model} was not searched at {absent}x (searched: {sorted(reached)}).")
-    return [reached[float(t)] for t in targets]
+    metrics = [reached[float(t)] for t in targets]
+    if not all(math.isfinite(m) for m in metrics):
+        raise AccvizError(
+            f"{model}'s search reached a non-finite metric ({metrics}): rerun accviz search-profile."
+        )
+    return metrics
 
 
 def choice_table(cached_runs: Path) -> pd.DataFrame:
@@ -72,7 +88,7 @@ def choice_table(cached_runs: Path) -> pd.DataFrame:
         targets = choice["targets"]
         for task, by_candidate in choice["searches"].items():
             seeds = {len(by_candidate.get(c, [])) for c in choice["candidates"]}
-            if seeds != {len(by_candidate[choice["candidates"][0]])} or 0 in seeds:
+            if len(seeds) != 1 or 0 in seeds:
                 raise AccvizError(
                     f"{choice['name']!r}, {task}: every candidate needs the same number (> 0) of runs."
                 )
