@@ -73,6 +73,10 @@ def test_a_slice_the_model_trained_on_a_missing_target_or_unequal_seeds_are_refu
     with pytest.raises(AccvizError, match="not trained on"):
         choice_table(tmp_path)
 
+    _searched(tmp_path, "n0", (89, 84), where=None)  # a card that does not say
+    with pytest.raises(AccvizError, match="not trained on"):
+        choice_table(tmp_path)
+
     _spec(tmp_path, {"sst2": {"wide": ["w0"], "narrow": ["absent"]}})
     with pytest.raises(AccvizError, match="search-profile"):
         choice_table(tmp_path)
