@@ -91,6 +91,14 @@ def test_a_slice_the_model_trained_on_a_missing_target_or_unequal_seeds_are_refu
     with pytest.raises(AccvizError, match="non-finite"):
         choice_table(tmp_path)
 
+    _searched(tmp_path, "n0", (89, 84), where=HELD_OUT.replace("600", "300", 1))  # a smaller slice
+    _spec(tmp_path, {"sst2": {"wide": ["w0"], "narrow": ["n0"]}})
+    with pytest.raises(AccvizError, match="slices of different sizes"):
+        choice_table(tmp_path)
+    _searched(tmp_path, "n0", (89, 84), where="a slice of " + HELD_OUT)  # a note without its count
+    with pytest.raises(AccvizError, match="slices of different sizes"):
+        choice_table(tmp_path)
+
     spec = _spec(tmp_path, {"sst2": {"wide": ["w0"], "narrow": ["w0"]}})
     spec["targets"] = [2, 4]
     (tmp_path / CHOICES_FILE).write_text(json.dumps({"choices": [spec]}))

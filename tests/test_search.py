@@ -102,6 +102,7 @@ def test_cli_search_profile_scores_on_train_examples_the_fine_tune_did_not_use(
     assert "searching on 10 train examples outside the 30" in capsys.readouterr().out
     searched = read_searched(model_dir)
     assert searched.points[0][0] == 2.0 and searched.card["strategy"] == "acc"
+    assert searched.card["search_examples"] == 10  # the slice's size, as the held-out choice compares it
     assert read_searched(out / "tiny-searched__sst2").points == searched.points
     sweep = ["sweep", "--task", "sst2", "--glue-dir", str(glue), "--model", str(model_dir), "--family", "searched",
              "--speedups", "1,2,3", "--strategies", "acc", "--out", str(out)]  # fmt: skip

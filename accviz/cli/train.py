@@ -135,6 +135,7 @@ def cmd_search_profile(args) -> int:
         "task": data.task,
         "strategy": strategy.name,
         "search_slice": f"{len(data)} {note}",
+        "search_examples": len(data),
         "source": data.source,
         "details": details,
         **provenance(" ".join(["accviz", *sys.argv[1:]])),

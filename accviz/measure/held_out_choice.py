@@ -11,7 +11,8 @@ stores the metric the search reached per target speedup in ``<model>-searched__<
     chosen(task)        = the recipe with the highest score (a tie keeps the earlier one)
 
 A search whose slice the model was trained on is refused: its score would say nothing about
-examples the model has not seen. What a choice selects is named by ``apply``: per recipe, a suite
+examples the model has not seen; so are a task's runs scored on slices of different sizes (their
+metrics would not be comparable). What a choice selects is named by ``apply``: per recipe, a suite
 of ``suites.json``'s comparison ``comparison`` (the full-train models of that recipe, swept on dev);
 ``chosen_suite`` returns the suite the choice makes of them, task by task, which ``suites.json``
 holds under the choice's ``suite`` name (tests check that the two agree).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +62,18 @@ def read_choices(cached_runs: Path) -> list[dict]:
     return choices
 
 
-def slice_metrics(cached_runs: Path, model: str, task: str, targets) -> list[float]:
-    """The search's metric on its slice at each target; AccvizError if absent or not held out."""
+def slice_examples(card: dict) -> int | None:
+    """How many examples a search card's slice held: its ``search_examples``, else the count its
+    ``search_slice`` note starts with (cards written before the field); None if neither says."""
+    if isinstance(card.get("search_examples"), int):
+        return card["search_examples"]
+    found = re.match(r"\s*(\d+) ", str(card.get("search_slice") or ""))
+    return int(found.group(1)) if found else None
+
+
+def slice_metrics(cached_runs: Path, model: str, task: str, targets) -> tuple[list[float], int | None]:
+    """The search's metric on its slice at each target, and the slice's size; AccvizError if absent
+    or not held out."""
     searched = read_searched(sweep_dir(cached_runs, model + "-searched", task))
     where = searched.card.get("search_slice") or ""
     if HELD_OUT_SLICE not in str(where):
@@ -78,7 +90,7 @@ def slice_metrics(cached_runs: Path, model: str, task: str, targets) -> list[flo
         raise AccvizError(
             f"{model}'s search reached a non-finite metric ({metrics}): rerun accviz search-profile."
         )
-    return metrics
+    return metrics, slice_examples(searched.card)
 
 
 def choice_table(cached_runs: Path) -> pd.DataFrame:
@@ -92,12 +104,16 @@ def choice_table(cached_runs: Path) -> pd.DataFrame:
                 raise AccvizError(
                     f"{choice['name']!r}, {task}: every candidate needs the same number (> 0) of runs."
                 )
-            scored = []
+            scored, sizes = [], {}
             for candidate in choice["candidates"]:
-                per_seed = np.array(
-                    [slice_metrics(cached_runs, m, task, targets) for m in by_candidate[candidate]]
+                runs = [slice_metrics(cached_runs, m, task, targets) for m in by_candidate[candidate]]
+                sizes.update({m: size for m, (_, size) in zip(by_candidate[candidate], runs, strict=True)})
+                scored.append((candidate, np.array([metrics for metrics, _ in runs])))  # (seeds, targets)
+            if len(set(sizes.values())) != 1:
+                raise AccvizError(
+                    f"{choice['name']!r}, {task}: the runs were searched on slices of different sizes "
+                    f"({sizes}); search them all with the same --examples."
                 )
-                scored.append((candidate, per_seed))  # (seeds, targets)
             winner = max(range(len(scored)), key=lambda i: (scored[i][1].mean(), -i))
             for i, (candidate, per_seed) in enumerate(scored):
                 rows.append({
