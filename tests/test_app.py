@@ -157,6 +157,33 @@ def test_tradeoff_shows_the_accuracy_benchmark_it_reads(app_env, tmp_path):
     assert not [f for f in at.dataframe if "layer_ms" in f.value.columns]  # no fidelity table, no predictor
 
 
+def test_tradeoff_shows_the_frontier_at_a_glance_and_survives_a_broken_ablation(app_env, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from accviz.measure.ablation import glance_table
+
+    runs = tmp_path / "runs"
+    shutil.copytree(app_env["runs"], runs)
+    (runs / "bench").mkdir(exist_ok=True)
+    shutil.copy(REPO_ROOT / "cached_runs" / "bench" / "ablation.csv", runs / "bench" / "ablation.csv")
+    os.environ["ACCVIZ_CACHED_RUNS"] = str(runs)
+    try:
+        at = run_page("tradeoff")
+        [shown] = [frame.value for frame in at.dataframe if "verdict" in frame.value.columns]
+        expected = glance_table(pd.read_csv(runs / "bench" / "ablation.csv"))
+        assert list(shown["suite"]) == list(expected["suite"]) and list(shown["verdict"]) == list(
+            expected["verdict"]
+        )
+        assert np.allclose(shown["drop"], expected["drop"].round(2))
+        (runs / "bench" / "ablation.csv").write_text("suite,strategy\nonly,two columns\n")
+        at = run_page("tradeoff")
+        assert not at.exception and any("ablation table cannot be read" in w.value for w in at.warning)
+    finally:
+        os.environ["ACCVIZ_CACHED_RUNS"] = str(app_env["runs"])
+
+
 def test_tradeoff_shows_the_cached_speedup_benchmark_and_predictor(app_env, tmp_path):
     import shutil
 

@@ -328,7 +328,7 @@ def test_report_prints_the_stored_tables_as_markdown(smoke_run, tmp_path, capsys
     assert "| sst2 (accuracy) | minilm | attention (PoWER-BERT) | 90.0 | – | **89.8** |" in printed
     assert "average drop over tasks:" in printed and "not found" in printed  # the smoke sweeps form no suite
     assert bench.main(["report", "--out", str(tmp_path / "empty")]) == 0
-    assert capsys.readouterr().out.count("not found") == 9
+    assert capsys.readouterr().out.count("not found") == 10  # every table (the ablation renders twice)
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "speedup.csv").write_text("a,b\n1,2\n")
     assert bench.main(["report", "--out", str(tmp_path / "bad")]) == 1
@@ -569,6 +569,39 @@ def test_the_ablation_joins_the_average_the_sst2_drop_and_the_fine_tuning_time(t
         with pytest.raises(AccvizError, match=message):
             read_ablation_spec(tmp_path / "suites.json")
     assert not (tmp_path / "bench").exists() or not any((tmp_path / "bench").iterdir())
+
+
+def test_the_glance_takes_each_speedups_lowest_drop_and_judges_the_goals_with_the_spread():
+    from accviz.measure.ablation import GOALS, glance_markdown, glance_table, goal_verdict
+
+    nan = float("nan")
+
+    def lever(name, drops, stds, sst2=(nan, nan)):
+        row = {"suite": name, "strategy": "acc+fuse", "seeds": 3}
+        for s, d, e in zip(("1.5x", "2x", "3x", "4x"), drops, stds, strict=True):
+            row[f"avg_drop_{s}"], row[f"avg_drop_std_{s}"] = d, e
+        for s, d in zip(("2x", "3x"), sst2, strict=True):
+            row[f"sst2_drop_{s}"], row[f"sst2_drop_std_{s}"] = d, 0.5
+        return row
+
+    ablation = pd.DataFrame([
+        lever("a", (0.2, 0.7, 5.0, 9.0), (0.1, 0.2, 1.0, 1.0), sst2=(0.1, 2.0)),
+        lever("b", (0.3, 0.5, 1.5, nan), (0.1, 0.1, 0.6, nan), sst2=(0.9, 1.2)),
+        lever("c", (nan, 8.0, 12.0, 8.5), (nan, 3.0, 1.0, 0.5)),  # a shallow model: no 1.5x point
+    ])  # fmt: skip
+    glance = glance_table(ablation).set_index(["scope", "speedup"])
+    assert list(glance.suite) == ["a", "b", "b", "c", "a", "b"]
+    assert glance.loc[("average", "2x"), "verdict"] == "met beyond the spread"  # 0.5 + 0.1 <= 0.75
+    assert (
+        glance.loc[("average", "3x"), "verdict"] == "met on the mean, not beyond the spread"
+    )  # 1.5 <= 2 < 2.1
+    assert glance.loc[("SST-2", "3x"), "verdict"] == "met on the mean, not beyond the spread"
+    assert glance.loc[("average", "4x"), "verdict"] == ""  # no goal there
+    assert goal_verdict(1.0, 0.1, GOALS[("average", "2x")]) == "missed by 0.25"
+    assert (
+        "| average | 3x | 1.50 ± 0.60 | b | ACC + fuse | ≤ 2: met on the mean, not beyond the spread |"
+        in (glance_markdown(ablation))
+    )
 
 
 def test_machine_cards_keep_the_keys_of_the_stored_cards():

@@ -104,6 +104,11 @@ def test_cli_search_profile_scores_on_train_examples_the_fine_tune_did_not_use(
     assert searched.points[0][0] == 2.0 and searched.card["strategy"] == "acc"
     assert searched.card["search_examples"] == 10  # the slice's size, as the held-out choice compares it
     assert read_searched(out / "tiny-searched__sst2").points == searched.points
+    assert (
+        cli.main([*argv, "--name", "tiny-again"]) == 0
+    )  # searched again: the copy goes where a sweep's --name puts its table
+    assert read_searched(out / "tiny-again__sst2").points == read_searched(model_dir).points
+    capsys.readouterr()
     sweep = ["sweep", "--task", "sst2", "--glue-dir", str(glue), "--model", str(model_dir), "--family", "searched",
              "--speedups", "1,2,3", "--strategies", "acc", "--out", str(out)]  # fmt: skip
     assert cli.main(sweep) == 0

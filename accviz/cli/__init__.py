@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--examples", type=int, default=600, help="held-out train examples to score on")
     search.add_argument("--rounds", type=int, default=2)
     search.add_argument("--out", default=str(REPO_ROOT / "cached_runs"))
+    search.add_argument(
+        "--name", default=None,
+        help="the folder under --out for the profiles' copy (default MODEL-searched; a sweep's --name to match)",
+    )  # fmt: skip
     search.set_defaults(func="train:cmd_search_profile")
 
     demo = sub.add_parser(

@@ -141,6 +141,7 @@ def cmd_search_profile(args) -> int:
         **provenance(" ".join(["accviz", *sys.argv[1:]])),
     }
     searched = SearchedProfiles(tuple(points), card)
-    for directory in (model_dir, sweep_dir(Path(args.out), model_dir.name + "-searched", data.task)):
+    copy = sweep_dir(Path(args.out), args.name or model_dir.name + "-searched", data.task)
+    for directory in (model_dir, copy):  # the checkpoint's own (what --family searched reads), a copy
         print(f"wrote {write_searched(directory, searched)}")
     return 0

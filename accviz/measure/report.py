@@ -11,7 +11,7 @@ it as Markdown; it measures nothing. The README's tables are these, row for row
                            and the speedup reachable within MAX_DROP_POINTS of the unpruned value
     accuracy_average.csv   ``accviz.measure.average.average_drop_markdown``
     accuracy_average_envelope.csv   ``accviz.measure.average.average_envelope_markdown``
-    ablation.csv           ``accviz.measure.ablation.ablation_markdown``
+    ablation.csv           ``accviz.measure.ablation.ablation_markdown``, ``glance_markdown``
     int8.csv               speedup over fp32 unpruned, fp32 / int8, per target
     int8_predictor.csv     the latency predictor's held-out error and fixed cost per layer
     frontier.csv           ``accviz.measure.frontier.frontier_markdown``
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from accviz.measure.ablation import ablation_markdown
+from accviz.measure.ablation import ablation_markdown, glance_markdown
 from accviz.measure.average import MAX_DROP_POINTS, average_drop_markdown, average_envelope_markdown
 from accviz.measure.frontier import frontier_markdown
 from accviz.measure.workloads import EXACT_ONLY
@@ -164,6 +164,7 @@ REPORTED: tuple[tuple[str, str, Callable[[pd.DataFrame], str]], ...] = (  # (tit
     ("average drop over tasks", "accuracy_average.csv", average_drop_markdown),
     ("the best suite at each speedup", "accuracy_average_envelope.csv", average_envelope_markdown),
     ("ablation (every lever over every task)", "ablation.csv", ablation_markdown),
+    ("the frontier at a glance (the ablation's lowest drops, the goals)", "ablation.csv", glance_markdown),
     ("int8 × elimination", "int8.csv", int8_markdown),
     ("int8 latency predictor", "int8_predictor.csv", int8_predictor_markdown),
     ("frontier (levers over seeds)", "frontier.csv", frontier_markdown),

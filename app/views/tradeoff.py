@@ -12,6 +12,7 @@ from accviz.data.batching import encode_split, pad_batch
 from accviz.data.tasks import TaskSpec
 from accviz.errors import AccvizError
 from accviz.figures import costs
+from accviz.measure.ablation import glance_table
 from accviz.measure.bench_int8 import predict_speedup
 from accviz.measure.evaluate import evaluate_split
 from accviz.measure.latency import forward_runs, interleaved_latency, measured_speedup
@@ -178,6 +179,25 @@ def _bench_fidelity_table() -> None:
             f"From `{card.get('command', 'python -m accviz.bench speedup')}` on {machine.get('cpu_model', '?')} "
             f"({machine.get('cores', '?')} cores, {machine.get('torch_threads', '?')} torch threads), {card.get('created', '?')}."
         )
+
+
+def _bench_glance() -> None:
+    """The frontier at a glance: the ablation's lowest drop at each speedup and the issue's goals."""
+    path = resources.cached_runs_dir() / "bench" / "ablation.csv"
+    if not path.exists():
+        return
+    try:
+        glance = glance_table(pd.read_csv(path))
+    except (ValueError, KeyError, OSError) as error:
+        st.warning(f"The cached ablation table cannot be read: {error}")
+        return
+    st.markdown(
+        "**The frontier at a glance**: the lowest drop any lever reached on the dev sets (points below the "
+        "plain models; average over SST-2, MRPC, STS-B and CoLA, or SST-2 alone; three seeds, ± their "
+        "standard deviation) and the goals of the frontier issue. Picked on the dev sets it reports."
+    )
+    shown = glance.assign(drop=glance["drop"].round(2), drop_std=glance["drop_std"].round(2))
+    st.dataframe(shown, hide_index=True, key="tradeoff_glance")
 
 
 def _bench_accuracy_tables() -> None:
@@ -381,6 +401,7 @@ def render() -> None:
         )
 
     _bench_fidelity_table()
+    _bench_glance()
     _bench_accuracy_tables()
     _bench_frontier(speedup)
 
