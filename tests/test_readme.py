@@ -240,6 +240,10 @@ def lowest_drop(column: str) -> str:
         "fusion-trained, then one epoch at its searched profiles": "the chain at 1-4x",
         "fusion-trained with the separate teacher, then one epoch at its searched profiles with it": "the separate teacher's chain",
         "the tuned chain without a teacher, trained at random:1-3 (both stages)": "the chain at 1-3x",
+        "the tuned chain at random:1-3, searched again after its second stage": "the chain at 1-3x searched again",
+        "the tuned chain with the separate teacher, searched again after its second stage": (
+            "the separate teacher's chain searched again"
+        ),
     }.get(suite, suite)
 
 
@@ -953,7 +957,7 @@ def test_readme_three_seed_and_searched_prose_is_the_stored_average():
             f"{fused_mean('cola', 'fuse-s{s}-searched')}",
             f"misses the\n  average goals by {fused_searched.drop_2x - 0.75:.2f} points at 2x and "
             f"{fused_searched.drop_3x - 2.0:.2f} at 3x",
-            f"is the best lever at 2x and 3x, and at 4x until the teacher chain (below; at 2x until session 15's chosen ranges): **{pm(tuned, '2x')} at 2x** "
+            f"is the best lever at 2x and 3x, and at 4x until the teacher chain (below; at 2x until session 15's chosen ranges, at 3x until session 16's search again): **{pm(tuned, '2x')} at 2x** "
             f"and **{pm(tuned, '3x')} at 3x** (the "
             f"searched fusion-trained models it started from: {pm(fused_searched, '2x')} and {pm(fused_searched, '3x')}), "
             f"{pm(tuned, '1.5x')} at 1.5x and {pm(tuned, '4x')} at 4x, so ≤ 0.75 points now holds up to "
@@ -1171,7 +1175,8 @@ def test_readme_ablation_prose_is_the_stored_ablation():
     taught = "fusion-trained with the separate teacher, then one epoch at its searched profiles with it"
     # the levers with each task's epochs
     narrow = "the tuned chain without a teacher, trained at random:1-3 (both stages)"
-    same_epochs = table.drop(index=[four, three, tuned, taught, narrow, CHOSEN], level=0)
+    tuned_again = [HELD_OUT_CHAIN, RESEARCHED, TEACHER_AGAIN]  # session 16's chains: one more epoch too
+    same_epochs = table.drop(index=[four, three, tuned, taught, narrow, CHOSEN, *tuned_again], level=0)
     assert same_epochs["sst2_drop_2x"].idxmin() == (best, "acc+fuse")
     assert same_epochs["sst2_drop_3x"].idxmin() == (fused, "acc+fuse")
     assert same_epochs["avg_drop_2x"].idxmin() == (best, "acc+fuse")
@@ -1294,3 +1299,89 @@ def test_readme_held_out_choice_prose_is_the_stored_choice():
     """Under "Every GLUE task": the range chosen per task on held-out train slices, and what it gives."""
     assert average(CHOICE, CHOSEN, "acc+fuse", "seeds") == 3
     assert_in_readme(held_out_choice_phrases())
+
+
+SEARCH_AGAIN = "the tuned chain's search: held out, or run again after its second stage (session 16)"
+HELD_OUT_CHAIN = (
+    "the tuned chain at the chosen ranges, trained without 600 train examples and searched on them"
+)
+NARROW_CHAIN = "the tuned chain without a teacher, trained at random:1-3 (both stages)"
+RESEARCHED = "the tuned chain at random:1-3, searched again after its second stage"
+TEACHER_CHAIN = "fusion-trained with the separate teacher, then one epoch at its searched profiles with it"
+TEACHER_AGAIN = "the tuned chain with the separate teacher, searched again after its second stage"
+METRIC_NAMES = {
+    "sst2": "SST-2's accuracy",
+    "mrpc": "MRPC's F1",
+    "stsb": "STS-B's Pearson",
+    "cola": "CoLA's Matthews correlation",
+}
+
+
+def search_again_phrases() -> list[str]:
+    """What the README says of session 16's variants of the tuned chain's search."""
+    from accviz.measure.average import read_comparisons
+
+    suites = {c.name: c for c in read_comparisons(REPO_ROOT / "cached_runs" / "suites.json")}[
+        SEARCH_AGAIN
+    ].suites
+    equal = "equal budget: the plain models one more epoch too (sessions 9-10)"
+    speedups = ("2x", "3x", "4x")
+
+    def pm(suite, s, comparison=SEARCH_AGAIN):
+        drop, std = (average(comparison, suite, "acc+fuse", f"{c}_{s}") for c in ("drop", "drop_std"))
+        return f"{drop:.2f} ± {std:.2f}"
+
+    def drops(suite, column="drop"):
+        return {s: average(SEARCH_AGAIN, suite, "acc+fuse", f"{column}_{s}") for s in speedups}
+
+    def versus(new, old):
+        return standing(drops(new), drops(old), drops(new, "drop_std"), drops(old, "drop_std"))
+
+    def reach(suite):
+        return f"{average(SEARCH_AGAIN, suite, 'acc+fuse', 'speedup_at_0.75_average_drop'):.2f}x"
+
+    def task_mean(suite, task, column):  # the task's primary metric, mean of the suite's seeds
+        models = suites[suite][task]
+        rows = ACCURACY[ACCURACY.model.isin(models) & (ACCURACY.task == task) & (ACCURACY.strategy == "acc+fuse")
+                        & (ACCURACY.metric == TASKS[task].primary_metric)]  # fmt: skip
+        assert len(rows) == len(models) == 3, (suite, task)
+        return f"{rows[column].mean():.1f}"
+
+    def per_task(new, old, tasks, column):
+        said = [
+            f"{METRIC_NAMES[t]} {task_mean(new, t, column)} against {task_mean(old, t, column)}"
+            for t in tasks
+        ]
+        return ", ".join(said[:-1]) + " and " + said[-1]
+
+    def three(suite):
+        return f"{pm(suite, '2x')} at 2x, {pm(suite, '3x')} at 3x and {pm(suite, '4x')} at 4x"
+
+    assert all(
+        average(SEARCH_AGAIN, s, "acc+fuse", "seeds") == 3
+        for s in (HELD_OUT_CHAIN, RESEARCHED, TEACHER_AGAIN)
+    )
+    return [
+        f"**{pm(HELD_OUT_CHAIN, '2x')} at 2x**, {pm(HELD_OUT_CHAIN, '3x')} at 3x and {pm(HELD_OUT_CHAIN, '4x')} at "
+        f"4x, against {three(CHOSEN)} for the full-train chains: {versus(HELD_OUT_CHAIN, CHOSEN)}; ≤ 0.75 points up "
+        f"to {reach(HELD_OUT_CHAIN)}.",
+        f"At 2x (means of three seeds), {per_task(HELD_OUT_CHAIN, CHOSEN, ('stsb', 'mrpc', 'cola'), '2x')}.",
+        f"Against plain models given the same extra epoch, {pm(HELD_OUT_CHAIN, '2x', equal)} at 2x.",
+        f"{pm(RESEARCHED, '2x')} at 2x, **{pm(RESEARCHED, '3x')} at 3x** and {pm(RESEARCHED, '4x')} at 4x, against "
+        f"{three(NARROW_CHAIN)} at the first search's profiles: {versus(RESEARCHED, NARROW_CHAIN)}; ≤ 0.75 points up "
+        f"to {reach(RESEARCHED)} ({reach(NARROW_CHAIN)} at the first search's).",
+        f"At 3x, {per_task(RESEARCHED, NARROW_CHAIN, ('sst2', 'mrpc', 'stsb', 'cola'), '3x')}.",
+        f"The chain with the separate teacher, searched again the same way: {three(TEACHER_AGAIN)}, against "
+        f"{three(TEACHER_CHAIN)}: {versus(TEACHER_AGAIN, TEACHER_CHAIN)}.",
+        f"Against plain models given the same extra epoch, {pm(RESEARCHED, '2x', equal)} at 2x and "
+        f"{pm(RESEARCHED, '3x', equal)} at 3x (the chain at 1-3x searched again), {pm(TEACHER_AGAIN, '3x', equal)} "
+        f"at 3x (with the teacher).",
+        f"the chain at 1-3x searched again after its second stage loses {pm(RESEARCHED, '3x')} points at 3x "
+        f"({verdict(*(average(SEARCH_AGAIN, RESEARCHED, 'acc+fuse', c) for c in ('drop_3x', 'drop_std_3x')), 2.0)}, "
+        f"the 3x goal)",
+    ]
+
+
+def test_readme_search_again_prose_is_the_stored_average():
+    """Under "Every GLUE task": the tuned chain's search held out, or run again (session 16)."""
+    assert_in_readme(search_again_phrases())
