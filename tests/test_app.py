@@ -180,6 +180,10 @@ def test_tradeoff_shows_the_frontier_at_a_glance_and_survives_a_broken_ablation(
         (runs / "bench" / "ablation.csv").write_text("suite,strategy\nonly,two columns\n")
         at = run_page("tradeoff")
         assert not at.exception and any("ablation table cannot be read" in w.value for w in at.warning)
+        header = (REPO_ROOT / "cached_runs" / "bench" / "ablation.csv").read_text().splitlines()[0]
+        (runs / "bench" / "ablation.csv").write_text(header + "\n")  # no lever yet: no table, no error
+        at = run_page("tradeoff")
+        assert not at.exception and not [f for f in at.dataframe if "verdict" in f.value.columns]
     finally:
         os.environ["ACCVIZ_CACHED_RUNS"] = str(app_env["runs"])
 

@@ -21,14 +21,17 @@ HELD_OUT = f"600 {HELD_OUT_SLICE} 16000 the checkpoint was fine-tuned on"
 TRAINED_ON = "600 train examples the checkpoint was fine-tuned on (it used the whole split)"
 
 
-def _searched(root, model, metrics, where=HELD_OUT, task="sst2"):
-    """A stored search of ``model`` whose slice metric at 2x and 3x is ``metrics``."""
+def _searched(root, model, metrics, where=HELD_OUT, task="sst2", examples=None):
+    """A stored search of ``model`` whose slice metric at 2x and 3x is ``metrics`` (``examples``: the
+    card's ``search_examples``, as search-profile now writes it; None: a card from before)."""
     point = EliminationProfile((1.0, 0.5, 0.25), family="searched", knob=1.0, fuse=True)
     details = [
         {"target": t, "metric": m, "geometric_metric": m - 1}
         for t, m in zip((2.0, 3.0), metrics, strict=True)
     ]
     card = {"model": model, "task": task, "search_slice": where, "details": details}
+    if examples is not None:
+        card["search_examples"] = examples
     write_searched(
         sweep_dir(root, model + "-searched", task), SearchedProfiles(((2.0, point), (3.0, point)), card)
     )
@@ -96,6 +99,11 @@ def test_a_slice_the_model_trained_on_a_missing_target_or_unequal_seeds_are_refu
     with pytest.raises(AccvizError, match="slices of different sizes"):
         choice_table(tmp_path)
     _searched(tmp_path, "n0", (89, 84), where="a slice of " + HELD_OUT)  # a note without its count
+    with pytest.raises(AccvizError, match="how many examples"):
+        choice_table(tmp_path)
+    _searched(tmp_path, "n0", (89, 84), where=HELD_OUT.replace("600", "300", 1), examples=600)
+    assert len(choice_table(tmp_path)) == 2  # the card's field, not its note, gives the size
+    _searched(tmp_path, "n0", (89, 84), examples=300)
     with pytest.raises(AccvizError, match="slices of different sizes"):
         choice_table(tmp_path)
 

@@ -193,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--out", default=str(REPO_ROOT / "cached_runs"))
     search.add_argument(
         "--name", default=None,
-        help="the folder under --out for the profiles' copy (default MODEL-searched; a sweep's --name to match)",
+        help="the folder under --out for the profiles' copy (default MODEL-searched; a sweep's --name to match); "
+        "the checkpoint's own profiles, which --family searched reads, are replaced either way",
     )  # fmt: skip
     search.set_defaults(func="train:cmd_search_profile")
 

@@ -12,7 +12,8 @@ stores the metric the search reached per target speedup in ``<model>-searched__<
 
 A search whose slice the model was trained on is refused: its score would say nothing about
 examples the model has not seen; so are a task's runs scored on slices of different sizes (their
-metrics would not be comparable). What a choice selects is named by ``apply``: per recipe, a suite
+metrics would not be comparable) or of a size the card does not give (``search_examples``, or the
+count its slice note starts with). Equal sizes are checked, not equal examples. What a choice selects is named by ``apply``: per recipe, a suite
 of ``suites.json``'s comparison ``comparison`` (the full-train models of that recipe, swept on dev);
 ``chosen_suite`` returns the suite the choice makes of them, task by task, which ``suites.json``
 holds under the choice's ``suite`` name (tests check that the two agree).
@@ -109,6 +110,12 @@ def choice_table(cached_runs: Path) -> pd.DataFrame:
                 runs = [slice_metrics(cached_runs, m, task, targets) for m in by_candidate[candidate]]
                 sizes.update({m: size for m, (_, size) in zip(by_candidate[candidate], runs, strict=True)})
                 scored.append((candidate, np.array([metrics for metrics, _ in runs])))  # (seeds, targets)
+            unknown = sorted(m for m, size in sizes.items() if size is None)
+            if unknown:
+                raise AccvizError(
+                    f"{choice['name']!r}, {task}: {unknown} do not say how many examples their slice held; "
+                    "search them again (accviz search-profile stores it)."
+                )
             if len(set(sizes.values())) != 1:
                 raise AccvizError(
                     f"{choice['name']!r}, {task}: the runs were searched on slices of different sizes "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -18,7 +19,7 @@ from accviz.measure.evaluate import evaluate_split
 from accviz.measure.latency import forward_runs, interleaved_latency, measured_speedup
 from accviz.method.flops import estimate_flops, unpruned_flops
 from accviz.method.pruned import PrunedBert
-from accviz.method.scoring import ChosenStrategy
+from accviz.method.scoring import ChosenStrategy, strategy_label
 from accviz.method.search import read_searched, solve_in_family
 from accviz.results import list_sweeps, primary_metric_rows, read_sweep
 from app import background, resources, state
@@ -191,12 +192,19 @@ def _bench_glance() -> None:
     except (ValueError, KeyError, OSError) as error:
         st.warning(f"The cached ablation table cannot be read: {error}")
         return
+    if glance.empty:
+        return
     st.markdown(
         "**The frontier at a glance**: the lowest drop any lever reached on the dev sets (points below the "
         "plain models; average over SST-2, MRPC, STS-B and CoLA, or SST-2 alone; three seeds, ± their "
         "standard deviation) and the goals of the frontier issue. Picked on the dev sets it reports."
     )
-    shown = glance.assign(drop=glance["drop"].round(2), drop_std=glance["drop_std"].round(2))
+    shown = glance.assign(
+        drop=glance["drop"].round(2),
+        drop_std=glance["drop_std"].round(2),
+        strategy=glance["strategy"].map(strategy_label),
+        goal=[f"≤ {goal:g}" if np.isfinite(goal) else "–" for goal in glance["goal"]],
+    )
     st.dataframe(shown, hide_index=True, key="tradeoff_glance")
 
 
