@@ -1414,3 +1414,27 @@ def test_readme_search_again_prose_is_the_stored_average():
     assert gains["stsb"].mean() > 0 > gains["mrpc"].mean() and gains["cola"].mean() < 0
     assert (gains["cola"] < 0).all() and (gains["stsb"] < 0).any() and (gains["mrpc"] > 0).any()
     assert_in_readme(["STS-B gains, MRPC and CoLA lose on the mean; only CoLA's loss holds on every seed"])
+
+
+SST2_2K = "SST-2: the second search on 2,000 held-out sentences (session 16)"
+RESEARCHED_2K = RESEARCHED + ", on 2,000 sentences (at 2x and 3x)"
+
+
+def test_readme_sst2_search_on_2000_sentences_is_the_stored_average():
+    """Under "Every GLUE task": SST-2's second search on 2,000 held-out sentences instead of 600."""
+
+    def pm(suite, s):
+        return drop_pm(SST2_2K, suite, s)
+
+    def drops(suite, column="drop"):
+        return drops_at(SST2_2K, suite, column, speedups=("2x", "3x"))
+
+    assert average(SST2_2K, RESEARCHED_2K, "acc+fuse", "seeds") == 3
+    drop3, std3 = (average(SST2_2K, RESEARCHED_2K, "acc+fuse", c) for c in ("drop_3x", "drop_std_3x"))
+    assert_in_readme([
+        f"loses {pm(RESEARCHED_2K, '2x')} at 2x and {pm(RESEARCHED_2K, '3x')} at 3x on SST-2, against "
+        f"{pm(RESEARCHED, '2x')} and {pm(RESEARCHED, '3x')} searched again on 600 and {pm(NARROW_CHAIN, '2x')} and "
+        f"{pm(NARROW_CHAIN, '3x')} at the first search's profiles: "
+        f"{standing(drops(RESEARCHED_2K), drops(RESEARCHED), drops(RESEARCHED_2K, 'drop_std'), drops(RESEARCHED, 'drop_std'))} "
+        f"against the search on 600 (the ≤ 1.5 goal at 3x: {verdict(drop3, std3, 1.5)})",
+    ])  # fmt: skip
