@@ -163,16 +163,24 @@ def standing(new: dict, old: dict, new_spread: dict, old_spread: dict) -> str:
     return ", ".join(words)
 
 
-def searched_task_mean(task: str, family: str, column: str) -> float:
-    """A task's primary metric in one accuracy.csv column, mean of the three seeds' searched sweeps
-    (``minilm-{task}-{family}-s{seed}-searched``, acc+fuse)."""
+def models_metric(models, task: str, column: str):
+    """A task's primary metric in one accuracy.csv column (acc+fuse), one value per model, in order."""
     rows = ACCURACY[
-        ACCURACY.model.isin([f"minilm-{task}-{family}-s{s}-searched" for s in range(3)])
+        ACCURACY.model.isin(list(models))
+        & (ACCURACY.task == task)
         & (ACCURACY.strategy == "acc+fuse")
         & (ACCURACY.metric == TASKS[task].primary_metric)
     ]
-    assert len(rows) == 3, (task, family)
-    return float(rows[column].mean())
+    assert len(rows) == len(models), (task, models)
+    return rows.set_index("model").loc[list(models), column].to_numpy(dtype=float)
+
+
+def searched_task_mean(task: str, family: str, column: str) -> float:
+    """A task's primary metric in one accuracy.csv column, mean of the three seeds' searched sweeps
+    (``minilm-{task}-{family}-s{seed}-searched``, acc+fuse)."""
+    return float(
+        models_metric([f"minilm-{task}-{family}-s{s}-searched" for s in range(3)], task, column).mean()
+    )
 
 
 def sweep(name: str) -> pd.DataFrame:
@@ -211,6 +219,24 @@ def drop_pm(comparison: str, suite: str, speedup: str) -> str:
 def drops_at(comparison: str, suite: str, column: str = "drop", speedups=("2x", "3x", "4x")) -> dict:
     """{speedup: a suite's ACC + fuse ``column`` ("drop" or "drop_std")}, as ``standing`` takes them."""
     return {s: average(comparison, suite, "acc+fuse", f"{column}_{s}") for s in speedups}
+
+
+def versus(comparison: str, new: str, old: str, speedups=("2x", "3x", "4x")) -> str:
+    """``standing`` of suite ``new`` against suite ``old`` (ACC + fuse) in one comparison."""
+    return standing(
+        *(drops_at(comparison, suite, "drop", speedups) for suite in (new, old)),
+        *(drops_at(comparison, suite, "drop_std", speedups) for suite in (new, old)),
+    )
+
+
+def reach(comparison: str, suite: str) -> str:
+    """The speedup up to which a suite's ACC + fuse average drop stays <= 0.75, as the README prints it."""
+    return f"{average(comparison, suite, 'acc+fuse', 'speedup_at_0.75_average_drop'):.2f}x"
+
+
+def comparison_suites(comparison: str) -> dict:
+    """{suite: {task: models}} of one ``suites.json`` comparison."""
+    return {c.name: c for c in read_comparisons(REPO_ROOT / "cached_runs" / "suites.json")}[comparison].suites
 
 
 CHOICE = "the training range chosen per task on a held-out train slice (session 15)"
@@ -730,9 +756,6 @@ def test_readme_average_drop_prose_is_the_stored_average():
 
     def stsb(model, column):
         return accuracy(model, "acc", column, "pearson")
-
-    def reach(comparison, suite):
-        return f"{average(comparison, suite, 'acc+fuse', 'speedup_at_0.75_average_drop'):.2f}x"
 
     def goal(comparison, suite, column, limit):
         drop, std = (average(comparison, suite, "acc+fuse", f"{c}_{column}") for c in ("drop", "drop_std"))
@@ -1277,9 +1300,6 @@ def held_out_choice_phrases() -> list[str]:
     def pm(suite, s, comparison=CHOICE):
         return drop_pm(comparison, suite, s)
 
-    def drops(suite, column="drop"):
-        return drops_at(CHOICE, suite, column)
-
     picks, clear, close, agree, disagree = [], [], [], [], []
     for task, rows in table.groupby("task", sort=False):
         won, lost = rows[rows["chosen"]].iloc[0], rows[~rows["chosen"]].iloc[0]
@@ -1304,8 +1324,7 @@ def held_out_choice_phrases() -> list[str]:
         f"{pm(CHOSEN, '3x', equal)} at 3x.",
         f"**{pm(CHOSEN, '2x')} at 2x**, {pm(CHOSEN, '3x')} at 3x and {pm(CHOSEN, '4x')} at 4x, against "
         f"{pm(tuned, '2x')}, {pm(tuned, '3x')} and {pm(tuned, '4x')} for the chain at 1-4x on every task",
-        f"{standing(drops(CHOSEN), drops(tuned), drops(CHOSEN, 'drop_std'), drops(tuned, 'drop_std'))}; "
-        f"≤ 0.75 points up to {average(CHOICE, CHOSEN, 'acc+fuse', 'speedup_at_0.75_average_drop'):.2f}x",
+        f"{versus(CHOICE, CHOSEN, tuned)}; ≤ 0.75 points up to {reach(CHOICE, CHOSEN)}",
     ]
 
 
@@ -1333,29 +1352,15 @@ METRIC_NAMES = {
 
 def search_again_phrases() -> list[str]:
     """What the README says of session 16's variants of the tuned chain's search."""
-    suites = {c.name: c for c in read_comparisons(REPO_ROOT / "cached_runs" / "suites.json")}[
-        SEARCH_AGAIN
-    ].suites
+    suites = comparison_suites(SEARCH_AGAIN)
     equal = "equal budget: the plain models one more epoch too (sessions 9-10)"
 
     def pm(suite, s, comparison=SEARCH_AGAIN):
         return drop_pm(comparison, suite, s)
 
-    def drops(suite, column="drop"):
-        return drops_at(SEARCH_AGAIN, suite, column)
-
-    def versus(new, old):
-        return standing(drops(new), drops(old), drops(new, "drop_std"), drops(old, "drop_std"))
-
-    def reach(suite):
-        return f"{average(SEARCH_AGAIN, suite, 'acc+fuse', 'speedup_at_0.75_average_drop'):.2f}x"
-
     def task_mean(suite, task, column):  # the task's primary metric, mean of the suite's seeds
-        models = suites[suite][task]
-        rows = ACCURACY[ACCURACY.model.isin(models) & (ACCURACY.task == task) & (ACCURACY.strategy == "acc+fuse")
-                        & (ACCURACY.metric == TASKS[task].primary_metric)]  # fmt: skip
-        assert len(rows) == len(models) == 3, (suite, task)
-        return f"{rows[column].mean():.1f}"
+        assert len(suites[suite][task]) == 3, (suite, task)
+        return f"{models_metric(suites[suite][task], task, column).mean():.1f}"
 
     def per_task(new, old, tasks, column):
         said = [
@@ -1373,16 +1378,16 @@ def search_again_phrases() -> list[str]:
     )
     return [
         f"**{pm(HELD_OUT_CHAIN, '2x')} at 2x**, {pm(HELD_OUT_CHAIN, '3x')} at 3x and {pm(HELD_OUT_CHAIN, '4x')} at "
-        f"4x, against {three(CHOSEN)} for the full-train chains: {versus(HELD_OUT_CHAIN, CHOSEN)}; ≤ 0.75 points up "
-        f"to {reach(HELD_OUT_CHAIN)}.",
+        f"4x, against {three(CHOSEN)} for the full-train chains: {versus(SEARCH_AGAIN, HELD_OUT_CHAIN, CHOSEN)}; ≤ 0.75 points up "
+        f"to {reach(SEARCH_AGAIN, HELD_OUT_CHAIN)}.",
         f"At 2x (means of three seeds), {per_task(HELD_OUT_CHAIN, CHOSEN, ('stsb', 'mrpc', 'cola'), '2x')}.",
         f"Against plain models given the same extra epoch, {pm(HELD_OUT_CHAIN, '2x', equal)} at 2x.",
         f"{pm(RESEARCHED, '2x')} at 2x, **{pm(RESEARCHED, '3x')} at 3x** and {pm(RESEARCHED, '4x')} at 4x, against "
-        f"{three(NARROW_CHAIN)} at the first search's profiles: {versus(RESEARCHED, NARROW_CHAIN)}; ≤ 0.75 points up "
-        f"to {reach(RESEARCHED)} ({reach(NARROW_CHAIN)} at the first search's).",
+        f"{three(NARROW_CHAIN)} at the first search's profiles: {versus(SEARCH_AGAIN, RESEARCHED, NARROW_CHAIN)}; ≤ 0.75 points up "
+        f"to {reach(SEARCH_AGAIN, RESEARCHED)} ({reach(SEARCH_AGAIN, NARROW_CHAIN)} at the first search's).",
         f"At 3x, {per_task(RESEARCHED, NARROW_CHAIN, ('sst2', 'mrpc', 'stsb', 'cola'), '3x')}.",
         f"The chain with the separate teacher, searched again the same way: {three(TEACHER_AGAIN)}, against "
-        f"{three(TEACHER_CHAIN)}: {versus(TEACHER_AGAIN, TEACHER_CHAIN)}.",
+        f"{three(TEACHER_CHAIN)}: {versus(SEARCH_AGAIN, TEACHER_AGAIN, TEACHER_CHAIN)}.",
         f"Against plain models given the same extra epoch, {pm(RESEARCHED, '2x', equal)} at 2x and "
         f"{pm(RESEARCHED, '3x', equal)} at 3x (the chain at 1-3x searched again), {pm(TEACHER_AGAIN, '3x', equal)} "
         f"at 3x (with the teacher).",
@@ -1401,16 +1406,11 @@ def test_readme_search_again_prose_is_the_stored_average():
     ablation = pd.read_csv(BENCH_DIR / "ablation.csv")
     assert ablation.loc[ablation["avg_drop_3x"].idxmin(), "suite"] == RESEARCHED  # "the lowest drop at 3x"
     # "STS-B gains, MRPC and CoLA lose on the mean; only CoLA's loss holds on every seed" (2x, per seed)
-    suites = {c.name: c for c in read_comparisons(REPO_ROOT / "cached_runs" / "suites.json")}[
-        SEARCH_AGAIN
-    ].suites
-
-    def per_seed(suite, task):
-        rows = ACCURACY[ACCURACY.model.isin(suites[suite][task]) & (ACCURACY.task == task)
-                        & (ACCURACY.strategy == "acc+fuse") & (ACCURACY.metric == TASKS[task].primary_metric)]  # fmt: skip
-        return rows.set_index("model").loc[list(suites[suite][task]), "2x"].to_numpy()
-
-    gains = {t: per_seed(HELD_OUT_CHAIN, t) - per_seed(CHOSEN, t) for t in ("stsb", "mrpc", "cola")}
+    suites = comparison_suites(SEARCH_AGAIN)
+    gains = {
+        t: models_metric(suites[HELD_OUT_CHAIN][t], t, "2x") - models_metric(suites[CHOSEN][t], t, "2x")
+        for t in ("stsb", "mrpc", "cola")
+    }
     assert gains["stsb"].mean() > 0 > gains["mrpc"].mean() and gains["cola"].mean() < 0
     assert (gains["cola"] < 0).all() and (gains["stsb"] < 0).any() and (gains["mrpc"] > 0).any()
     assert_in_readme(["STS-B gains, MRPC and CoLA lose on the mean; only CoLA's loss holds on every seed"])
@@ -1426,15 +1426,12 @@ def test_readme_sst2_search_on_2000_sentences_is_the_stored_average():
     def pm(suite, s):
         return drop_pm(SST2_2K, suite, s)
 
-    def drops(suite, column="drop"):
-        return drops_at(SST2_2K, suite, column, speedups=("2x", "3x"))
-
     assert average(SST2_2K, RESEARCHED_2K, "acc+fuse", "seeds") == 3
     drop3, std3 = (average(SST2_2K, RESEARCHED_2K, "acc+fuse", c) for c in ("drop_3x", "drop_std_3x"))
     assert_in_readme([
         f"loses {pm(RESEARCHED_2K, '2x')} at 2x and {pm(RESEARCHED_2K, '3x')} at 3x on SST-2, against "
         f"{pm(RESEARCHED, '2x')} and {pm(RESEARCHED, '3x')} searched again on 600 and {pm(NARROW_CHAIN, '2x')} and "
         f"{pm(NARROW_CHAIN, '3x')} at the first search's profiles: "
-        f"{standing(drops(RESEARCHED_2K), drops(RESEARCHED), drops(RESEARCHED_2K, 'drop_std'), drops(RESEARCHED, 'drop_std'))} "
+        f"{versus(SST2_2K, RESEARCHED_2K, RESEARCHED, speedups=('2x', '3x'))} "
         f"against the search on 600 (the ≤ 1.5 goal at 3x: {verdict(drop3, std3, 1.5)})",
     ])  # fmt: skip
